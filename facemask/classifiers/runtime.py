@@ -1,0 +1,179 @@
+"""Run a trained mask classifier: .tflite with ai-edge-litert, .onnx with onnxruntime.
+
+All faces of a frame go through in one call. TensorFlow is never imported here. The model takes
+RGB uint8-range pixels (0..255; float models rescale inside the graph) of shape (N, S, S, 3) and
+returns class probabilities in the order given by ``classifier.classes`` in the config.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ..config import ClassifierConfig
+from ..crops import face_crops
+from ..errors import BackendUnavailable, ModelError
+from ..models import resolve
+from ..types import INCORRECT, MASK, NO_MASK, Face
+
+
+def _bucket(n: int, cap: int) -> int:
+    """Batch sizes are rounded up to powers of two so a handful of shapes serve every frame."""
+    b = 1
+    while b < n and b < cap:
+        b *= 2
+    return min(b, cap)
+
+
+class TFLiteBackend:
+    def __init__(self, path: Path, num_threads: int, max_batch: int, delegate=None):
+        try:
+            from ai_edge_litert.interpreter import Interpreter
+        except ImportError as exc:  # pragma: no cover - installed with requirements.txt
+            raise BackendUnavailable(f"ai-edge-litert is not installed ({exc}); pip install ai-edge-litert") from None
+        self._make = lambda: Interpreter(
+            model_path=str(path), num_threads=num_threads,
+            experimental_delegates=[delegate] if delegate is not None else None,
+        )
+        self.max_batch = max_batch
+        self._interpreters: dict[int, object] = {}
+        probe = self._get(1)
+        inp = probe.get_input_details()[0]
+        self.input_size = int(inp["shape"][1])
+
+    def _get(self, batch: int):
+        it = self._interpreters.get(batch)
+        if it is None:
+            it = self._make()
+            idx = it.get_input_details()[0]["index"]
+            shape = list(it.get_input_details()[0]["shape"])
+            if shape[0] != batch:
+                it.resize_tensor_input(idx, [batch] + shape[1:])
+            it.allocate_tensors()
+            self._interpreters[batch] = it
+        return it
+
+    def __call__(self, crops: np.ndarray) -> np.ndarray:
+        out = []
+        for start in range(0, len(crops), self.max_batch):
+            chunk = crops[start:start + self.max_batch]
+            b = _bucket(len(chunk), self.max_batch)
+            it = self._get(b)
+            inp, outp = it.get_input_details()[0], it.get_output_details()[0]
+            x = np.zeros((b,) + chunk.shape[1:], np.float32)
+            x[: len(chunk)] = chunk
+            scale, zero = inp["quantization"]
+            if inp["dtype"] in (np.uint8, np.int8):
+                if scale:
+                    x = x / scale + zero
+                info = np.iinfo(inp["dtype"])
+                x = np.clip(np.round(x), info.min, info.max)
+            it.set_tensor(inp["index"], x.astype(inp["dtype"]))
+            it.invoke()
+            y = it.get_tensor(outp["index"])[: len(chunk)].astype(np.float32)
+            oscale, ozero = outp["quantization"]
+            if outp["dtype"] in (np.uint8, np.int8) and oscale:
+                y = (y - ozero) * oscale
+            out.append(y)
+        return np.concatenate(out) if out else np.zeros((0, 0), np.float32)
+
+
+class OnnxBackend:
+    def __init__(self, path: Path, num_threads: int, max_batch: int):
+        try:
+            import onnxruntime as ort
+        except ImportError as exc:  # pragma: no cover
+            raise BackendUnavailable(f"onnxruntime is not installed ({exc}); pip install onnxruntime") from None
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = num_threads
+        opts.inter_op_num_threads = 1
+        self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+        self.input = self.session.get_inputs()[0]
+        self.input_size = int(self.input.shape[1])
+        self.max_batch = max_batch
+
+    def __call__(self, crops: np.ndarray) -> np.ndarray:
+        out = [
+            self.session.run(None, {self.input.name: crops[s:s + self.max_batch].astype(np.float32)})[0]
+            for s in range(0, len(crops), self.max_batch)
+        ]
+        return np.concatenate(out).astype(np.float32)
+
+
+def _edgetpu_backend(path: Path, cfg: ClassifierConfig):
+    try:
+        from pycoral.utils.edgetpu import load_edgetpu_delegate  # noqa: F401
+        from ai_edge_litert.interpreter import load_delegate
+    except ImportError:
+        raise BackendUnavailable(
+            "the Edge TPU classifier needs pycoral and libedgetpu (see https://coral.ai/software/); "
+            "they are not installed here: set classifier.backend to \"tflite\" with a CPU model to fall back"
+        ) from None
+    try:
+        delegate = load_delegate("libedgetpu.so.1")
+    except (ValueError, OSError) as exc:
+        raise BackendUnavailable(f"no Edge TPU found or libedgetpu failed to load: {exc}") from None
+    return TFLiteBackend(path, cfg.num_threads, cfg.max_batch, delegate=delegate)
+
+
+class MaskClassifier:
+    """Crops faces, classifies them in one batch, writes ``mask_prob``/``label`` into each Face."""
+
+    def __init__(self, cfg: ClassifierConfig):
+        self.cfg = cfg
+        path = resolve(cfg.model)
+        backend = cfg.backend
+        if backend == "auto":
+            backend = "onnx" if path.suffix == ".onnx" else "tflite"
+        if backend == "tflite":
+            self.backend = TFLiteBackend(path, cfg.num_threads, cfg.max_batch)
+        elif backend == "onnx":
+            self.backend = OnnxBackend(path, cfg.num_threads, cfg.max_batch)
+        elif backend == "edgetpu":
+            self.backend = _edgetpu_backend(path, cfg)
+        elif backend == "tensorrt":
+            from .tensorrt import TensorRTBackend  # imported only here: needs tensorrt + pycuda
+
+            self.backend = TensorRTBackend(path, cfg.max_batch)
+        else:  # pragma: no cover - the config validates this
+            raise ModelError(f"unknown classifier backend {backend}")
+        self.input_size = self.backend.input_size
+        self.mask_index = cfg.classes.index(MASK)
+
+    def predict(self, crops: np.ndarray) -> np.ndarray:
+        """(N, S, S, 3) uint8 RGB crops -> (N, n_classes) probabilities."""
+        if len(crops) == 0:
+            return np.zeros((0, len(self.cfg.classes)), np.float32)
+        probs = self.backend(crops)
+        if probs.shape[1] != len(self.cfg.classes):
+            raise ModelError(
+                f"classifier {self.cfg.model} outputs {probs.shape[1]} classes but the config lists "
+                f"{len(self.cfg.classes)} ({', '.join(self.cfg.classes)})"
+            )
+        return probs
+
+    def crops(self, frame: np.ndarray, faces: list[Face]) -> np.ndarray:
+        return face_crops(frame, [f.box for f in faces], self.input_size, self.cfg.crop_pad)
+
+    def classify(self, frame: np.ndarray, faces: list[Face]) -> None:
+        if not faces:
+            return
+        probs = self.predict(self.crops(frame, faces))
+        for face, p in zip(faces, probs):
+            face.class_probs = {c: float(v) for c, v in zip(self.cfg.classes, p)}
+            face.mask_prob = float(p[self.mask_index])
+            face.label = label_from_probs(face.class_probs, self.cfg.mask_threshold)
+
+
+def label_from_probs(class_probs: dict[str, float], mask_threshold: float) -> str:
+    """'mask' when mask_prob clears the threshold; otherwise the likelier of the other classes."""
+    if class_probs[MASK] >= mask_threshold:
+        return MASK
+    if class_probs.get(INCORRECT, 0.0) > class_probs[NO_MASK]:
+        return INCORRECT
+    return NO_MASK
+
+
+def build_classifier(cfg: ClassifierConfig) -> MaskClassifier:
+    return MaskClassifier(cfg)

@@ -1,0 +1,183 @@
+"""Load and validate configs/*.json.
+
+Every section is a strict pydantic model: an unknown key, a wrong type (``"true"`` for a boolean,
+``2.5`` for a size) or an out-of-range value stops the program with one line naming the key.
+The ``detector`` section is validated by the config model of the detector named in its ``type``
+(each detector backend owns its config, see ``facemask/detectors``).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from .errors import ConfigError
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, validate_default=True)
+
+
+class ClassifierConfig(Section):
+    """The mask classifier at inference time."""
+
+    model: str = "ofm_classifier_int8"  # catalog name or a path to .tflite / .onnx
+    backend: Literal["auto", "tflite", "onnx", "edgetpu", "tensorrt"] = "auto"
+    # Output order of the model's softmax, as canonical labels.
+    classes: list[Literal["mask", "no_mask", "mask_incorrect"]] = ["mask", "no_mask"]
+    crop_pad: float = Field(0.15, ge=0.0, le=1.0)
+    num_threads: int = Field(2, ge=1, le=64)
+    max_batch: int = Field(64, ge=1, le=1024)
+    # mask_prob >= threshold -> "mask" for a single frame (the video vote has its own low/high).
+    mask_threshold: float = Field(0.5, ge=0.0, le=1.0)
+
+    @field_validator("classes")
+    @classmethod
+    def _classes_ok(cls, v: list[str]) -> list[str]:
+        if len(set(v)) != len(v) or "mask" not in v or "no_mask" not in v:
+            raise ValueError("must list 'mask' and 'no_mask' once each (and optionally 'mask_incorrect')")
+        return v
+
+
+class Margins(Section):
+    """Margins per side: values <= 1 are fractions of the frame, larger values are pixels."""
+
+    top: float = Field(0.0, ge=0.0)
+    bottom: float = Field(0.0, ge=0.0)
+    left: float = Field(0.0, ge=0.0)
+    right: float = Field(0.0, ge=0.0)
+
+
+class FiltersConfig(Section):
+    """Filters mark faces that are not classified; they never drop them."""
+
+    min_face_size: int = Field(16, ge=0, le=4096)
+    detection_area: Margins = Margins()
+    frontal_only: bool = False
+
+
+class TrackerConfig(Section):
+    enabled: bool = True
+    detect_every: int = Field(1, ge=1, le=30)
+
+
+class VoteConfig(Section):
+    low: float = Field(0.2, ge=0.0, le=1.0)
+    high: float = Field(0.8, ge=0.0, le=1.0)
+    cap: int = Field(100, ge=1)
+    min_votes: int = Field(3, ge=1)
+
+    @model_validator(mode="after")
+    def _order(self) -> "VoteConfig":
+        if self.low > self.high:
+            raise ValueError("vote.low must not exceed vote.high")
+        return self
+
+
+class StatsConfig(Section):
+    min_track_frames: int = Field(5, ge=1)
+    interval_s: float = Field(10.0, gt=0.0)
+
+
+class OutputConfig(Section):
+    draw_landmarks: bool = False
+    video_codec: str = Field("mp4v", min_length=4, max_length=4)
+    jpeg_quality: int = Field(90, ge=10, le=100)
+
+
+class TrainingConfig(Section):
+    """``model_main.py``: data, model and schedule."""
+
+    data_dir: str = "data/classifier"  # <data_dir>/{train,validation}/<class folder>/
+    # canonical label -> class folder name, e.g. {"mask": "face-mask", "no_mask": "face"}
+    class_dirs: dict[str, str] = {"mask": "with_mask", "no_mask": "without_mask"}
+    output_dir: str = "runs/classifier"
+    input_size: int = Field(45, ge=16, le=512)
+    epochs: int = Field(30, ge=1)
+    batch_size: int = Field(64, ge=1)
+    learning_rate: float = Field(1e-3, gt=0.0)
+    seed: int = 0
+
+
+class Config(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    platform: Literal["x86", "x86-gpu", "edgetpu", "jetson"] = "x86"
+    detector: Any = None  # validated by the registered detector's own config model
+    classifier: ClassifierConfig = ClassifierConfig()
+    filters: FiltersConfig = FiltersConfig()
+    tracker: TrackerConfig = TrackerConfig()
+    vote: VoteConfig = VoteConfig()
+    stats: StatsConfig = StatsConfig()
+    output: OutputConfig = OutputConfig()
+    training: TrainingConfig = TrainingConfig()
+    app: dict[str, Any] = {}  # the web application's section (validated by facemask.web)
+
+    @field_validator("detector", mode="before")
+    @classmethod
+    def _detector(cls, v: Any) -> Any:
+        from .detectors import detector_config_model
+
+        if v is None:
+            v = {"type": "yunet"}
+        if not isinstance(v, dict) or "type" not in v:
+            raise ValueError("must be an object with a 'type' key naming the detector")
+        return detector_config_model(v["type"]).model_validate(v, strict=True)
+
+
+def _format_error(exc: ValidationError, source: str) -> str:
+    parts = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"] if not str(p).startswith("function-"))
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key"
+        if "input" in err and err["type"] != "extra_forbidden" and not isinstance(err["input"], dict):
+            msg += f" (got {json.dumps(err['input'], default=str)})"
+        parts.append(f"{loc}: {msg}")
+    return f"config error in {source}: " + "; ".join(parts)
+
+
+def parse_config(data: dict, source: str = "<config>") -> Config:
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_format_error(exc, source)) from None
+
+
+def _apply_override(data: dict, item: str) -> None:
+    """``section.key=value``; the value is read as JSON where it parses, else as a string."""
+    if "=" not in item:
+        raise ConfigError(f"override '{item}' must look like section.key=value")
+    dotted, raw = item.split("=", 1)
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError:
+        value = raw
+    node = data
+    keys = dotted.split(".")
+    for key in keys[:-1]:
+        node = node.setdefault(key, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"override '{item}': {key} is not a section")
+    node[keys[-1]] = value
+
+
+def load_config(path: str | Path, overrides: list[str] | None = None) -> Config:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read config {path}: {exc.strerror}") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"config error in {path}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"config error in {path}: the top level must be an object")
+    for item in overrides or []:
+        _apply_override(data, item)
+    return parse_config(data, str(path))
