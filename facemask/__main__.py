@@ -1,0 +1,32 @@
+"""``python -m facemask COMMAND ...``: one entry point; the top-level scripts are thin wrappers."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+# command -> (module, help). Each module has main(argv: list[str] | None) -> int.
+COMMANDS = {
+    "images": ("facemask.cli", "annotate an image folder"),
+    "video": ("facemask.cli", "annotate a video, follow people, count them"),
+    "train": ("facemask.training.main", "train / export the mask classifier"),
+    "eval": ("facemask.evaluation.cli", "evaluate on a labelled dataset"),
+    "bench": ("facemask.evaluation.bench", "time each stage on a video"),
+    "app": ("facemask.web.main", "run the web GUI on live sources"),
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help") or argv[0] not in COMMANDS:
+        print("usage: python -m facemask COMMAND [options]\n\ncommands:")
+        for name, (_, text) in COMMANDS.items():
+            print(f"  {name:8s} {text}")
+        return 0 if argv and argv[0] in ("-h", "--help") else 2
+    module = importlib.import_module(COMMANDS[argv[0]][0])
+    entry = getattr(module, f"main_{argv[0]}", None) or module.main
+    return entry(argv[1:])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
