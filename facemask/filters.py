@@ -1,0 +1,65 @@
+"""Filters run before classifying. They mark a face with a ``skip_reason``; they never drop it,
+so a face outside the detection area is still tracked and drawn (darker), just not classified."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .config import FiltersConfig, Margins
+from .types import Face
+
+TOO_SMALL = "too_small"
+OUTSIDE_AREA = "outside_area"
+NOT_FRONTAL = "not_frontal"
+
+
+def detection_area(margins: Margins, width: int, height: int) -> tuple[float, float, float, float]:
+    """(x1, y1, x2, y2) of the area where faces are classified; margins <= 1 are fractions."""
+
+    def px(value: float, extent: int) -> float:
+        return value * extent if value <= 1.0 else value
+
+    return (
+        px(margins.left, width),
+        px(margins.top, height),
+        width - px(margins.right, width),
+        height - px(margins.bottom, height),
+    )
+
+
+def is_frontal(face: Face, min_eye_ratio: float = 0.2) -> bool:
+    """Both eyes visible: from pose keypoints when present, else from YuNet's landmarks
+    (eyes far enough apart for the box, nose between them). No landmarks: assume frontal."""
+    if face.keypoints:
+        kp = face.keypoints
+        return all(name in kp and kp[name][2] > 0 for name in ("left_eye", "right_eye"))
+    if face.landmarks is None:
+        return True
+    (rx, _), (lx, _), (nx, _) = face.landmarks[0], face.landmarks[1], face.landmarks[2]
+    eye_dist = abs(lx - rx)
+    if eye_dist < min_eye_ratio * max(face.width, 1.0):
+        return False
+    return min(rx, lx) <= nx <= max(rx, lx)
+
+
+def apply_filters(faces: list[Face], cfg: FiltersConfig, width: int, height: int) -> list[Face]:
+    """Set ``skip_reason`` on faces that must not be classified; return the ones to classify."""
+    x1, y1, x2, y2 = detection_area(cfg.detection_area, width, height)
+    keep = []
+    for face in faces:
+        cx, cy = face.center
+        if face.size < cfg.min_face_size:
+            face.skip_reason = TOO_SMALL
+        elif not (x1 <= cx <= x2 and y1 <= cy <= y2):
+            face.skip_reason = OUTSIDE_AREA
+        elif cfg.frontal_only and not is_frontal(face):
+            face.skip_reason = NOT_FRONTAL
+        else:
+            face.skip_reason = None
+            keep.append(face)
+    return keep
+
+
+def area_is_full(cfg: FiltersConfig) -> bool:
+    m = cfg.detection_area
+    return not np.any([m.top, m.bottom, m.left, m.right])

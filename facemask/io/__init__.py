@@ -1,0 +1,1 @@
+"""Sources (open anything the user points at) and sinks (video, JSONL, CSV, written atomically)."""
