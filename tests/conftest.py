@@ -1,0 +1,41 @@
+"""Shared fixtures: real data from ../shared (never copied into the repo)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+MODELS = SHARED / "models"
+VIDEOS = SHARED / "videos"
+KAGGLE = SHARED / "data" / "kaggle853"
+
+# Tests run offline against the local model mirror unless the caller chose another.
+os.environ.setdefault("FACEMASK_MODELS_DIR", str(MODELS))
+
+if not SHARED.is_dir():  # pragma: no cover - a checkout without the data beside it
+    raise pytest.UsageError(f"the shared data folder is missing: expected it at {SHARED}")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slow: long-running check, skipped unless -m slow")
+
+
+@pytest.fixture(scope="session")
+def x86_config():
+    from facemask.config import load_config
+
+    return load_config(REPO / "configs" / "config-x86.json")
+
+
+def run_script(script: str, *args: str, timeout: int = 300) -> subprocess.CompletedProcess:
+    """Run one of the top-level scripts as a user would, from the repo root."""
+    return subprocess.run(
+        [sys.executable, str(REPO / script), *map(str, args)],
+        cwd=REPO, capture_output=True, text=True, timeout=timeout, env={**os.environ},
+    )
