@@ -88,7 +88,9 @@ class OnnxBackend:
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = num_threads
         opts.inter_op_num_threads = 1
-        self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+        # CUDA when onnxruntime-gpu is installed (x86 GPU config), else the CPU.
+        providers = [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in ort.get_available_providers()]
+        self.session = ort.InferenceSession(str(path), opts, providers=providers)
         self.input = self.session.get_inputs()[0]
         self.input_size = int(self.input.shape[1])
         self.max_batch = max_batch
