@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import json
 import os
+import queue
+import threading
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -76,7 +78,12 @@ FOURCC_BY_SUFFIX = {".webm": "VP80", ".avi": "MJPG"}
 
 
 class VideoWriter:
-    """cv2.VideoWriter into a partial file, renamed on ``close()``; ``abort()`` removes it."""
+    """cv2.VideoWriter into a partial file, renamed on ``close()``; ``abort()`` removes it.
+
+    Frames are encoded on a background thread (OpenCV releases the GIL while encoding), so
+    encoding overlaps the next frame's detection. The caller must not modify a frame after
+    passing it to ``write``.
+    """
 
     def __init__(self, path: str | Path, fps: float, size: tuple[int, int], codec: str = "mp4v"):
         self.path = Path(path)
@@ -87,16 +94,28 @@ class VideoWriter:
         if not self.writer.isOpened():
             self.tmp.unlink(missing_ok=True)
             raise InputError(f"{self.path}: cannot write video with codec {fourcc} (try .mp4 or .webm)")
+        self._frames: queue.Queue = queue.Queue(maxsize=8)
+        self._thread = threading.Thread(target=self._encode, name="facemask-encode", daemon=True)
+        self._thread.start()
+
+    def _encode(self) -> None:
+        while (frame := self._frames.get()) is not None:
+            self.writer.write(frame)
 
     def write(self, frame: np.ndarray) -> None:
-        self.writer.write(frame)
+        self._frames.put(frame)
+
+    def _finish(self) -> None:
+        self._frames.put(None)
+        self._thread.join()
+        self.writer.release()
 
     def close(self) -> None:
-        self.writer.release()
+        self._finish()
         os.replace(self.tmp, self.path)
 
     def abort(self) -> None:
-        self.writer.release()
+        self._finish()
         self.tmp.unlink(missing_ok=True)
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import queue
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -69,14 +71,41 @@ class VideoSource:
         )
 
     def __iter__(self) -> Iterator[np.ndarray]:
+        """Frames in order. Files are decoded a few frames ahead on a thread (OpenCV releases the
+        GIL while decoding, so decoding overlaps detection on another core)."""
         if self._first is not None:
             first, self._first = self._first, None
             yield first
-        while True:
-            ok, frame = self.cap.read()
-            if not ok or frame is None:
-                return
-            yield frame
+        if self.live:  # a live source is read by the caller's own capture loop, never ahead
+            while True:
+                ok, frame = self.cap.read()
+                if not ok or frame is None:
+                    return
+                yield frame
+        frames: queue.Queue = queue.Queue(maxsize=4)
+        stop = threading.Event()
+
+        def decode() -> None:
+            while not stop.is_set():
+                ok, frame = self.cap.read()
+                item = frame if ok and frame is not None else None
+                while not stop.is_set():
+                    try:
+                        frames.put(item, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if item is None:
+                    return
+
+        worker = threading.Thread(target=decode, name="facemask-decode", daemon=True)
+        worker.start()
+        try:
+            while (frame := frames.get()) is not None:
+                yield frame
+        finally:
+            stop.set()
+            worker.join()
 
     def close(self) -> None:
         self.cap.release()
