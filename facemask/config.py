@@ -102,6 +102,38 @@ class TrainingConfig(Section):
     seed: int = 0
 
 
+class CameraConfig(Section):
+    """One live source of the web application."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")  # used in URLs and the database
+    source: str | int  # video file, rtsp:// or http:// URL, or a webcam index
+    loop: bool = True  # video files: start again at the end (streams and webcams are reopened instead)
+    max_fps: float = Field(0.0, ge=0.0, le=120.0)  # cap on processed frames per second; 0: no cap
+
+
+class AppConfig(Section):
+    """The web application (``inference_main_app.py``)."""
+
+    host: str = "127.0.0.1"  # loopback only unless the operator opens it up
+    port: int = Field(5000, ge=0, le=65535)  # 0: any free port (printed at start)
+    token: str | None = Field(None, min_length=8)  # required on every route when set; FACEMASK_TOKEN overrides
+    db_path: str = "output/facemask-app.sqlite"  # statistics and events, kept across restarts
+    sample_interval_s: float = Field(5.0, ge=0.1, le=3600.0)  # how often counters are stored
+    retention_days: int = Field(90, ge=1)  # older samples and events are deleted at start
+    threads: int = Field(16, ge=4, le=256)  # server threads; each open video stream holds one
+    reconnect_max_s: float = Field(30.0, ge=0.1, le=3600.0)  # reconnect backoff doubles up to this
+    cameras: list[CameraConfig] = []
+
+    @field_validator("cameras")
+    @classmethod
+    def _unique_names(cls, v: list[CameraConfig]) -> list[CameraConfig]:
+        names = [c.name for c in v]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ValueError(f"camera names must be unique (repeated: {', '.join(dup)})")
+        return v
+
+
 class Config(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
@@ -114,7 +146,7 @@ class Config(BaseModel):
     stats: StatsConfig = StatsConfig()
     output: OutputConfig = OutputConfig()
     training: TrainingConfig = TrainingConfig()
-    app: dict[str, Any] = {}  # the web application's section (validated by facemask.web)
+    app: AppConfig = AppConfig()
 
     @field_validator("detector", mode="before")
     @classmethod
