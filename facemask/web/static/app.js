@@ -1,0 +1,220 @@
+// facemask live page: polls the JSON API and draws the chart (no library, no CDN).
+"use strict";
+
+const COLORS = ["#4fc3f7", "#ffb74d", "#ba68c8", "#81c784", "#f06292", "#fff176"];
+const STATE_TEXT = { starting: "starting", running: "live", reconnecting: "reconnecting", error: "error", ended: "ended", stopped: "stopped" };
+const $ = (sel, root = document) => root.querySelector(sel);
+const fmt = (v, digits = 0) => (v === null || v === undefined ? "–" : Number(v).toFixed(digits));
+const pctText = (v) => (v === null || v === undefined ? "–" : `${fmt(v, 1)} %`);
+
+let lastEventId = 0;
+let offline = false;
+let history = {};
+const cameraNames = [...document.querySelectorAll(".camera")].map((el) => el.dataset.camera);
+
+async function getJSON(url) {
+  const resp = await fetch(url, { cache: "no-store", credentials: "same-origin" });
+  if (!resp.ok) throw new Error(`${url}: HTTP ${resp.status}`);
+  return resp.json();
+}
+
+function setText(el, text) {
+  if (el && el.textContent !== text) el.textContent = text;
+}
+
+function setOnline(ok) {
+  const conn = $("#conn");
+  if (ok && offline) {
+    // The server came back: reopen the video streams it dropped.
+    document.querySelectorAll(".camera img").forEach((img) => {
+      img.src = img.src.replace(/(\?.*)?$/, `?r=${Date.now()}`);
+    });
+  }
+  offline = !ok;
+  setText(conn, ok ? "connected" : "server unreachable");
+  conn.className = `badge ${ok ? "running" : "error"}`;
+}
+
+function renderCamera(cam, color) {
+  const root = document.querySelector(`.camera[data-camera="${CSS.escape(cam.name)}"]`);
+  if (!root) return;
+  const badge = $(".state", root);
+  setText(badge, STATE_TEXT[cam.state] || cam.state);
+  badge.className = `badge state ${cam.state}`;
+  root.dataset.state = cam.state;
+  root.style.setProperty("--cam-color", color);
+  setText($(".source", root), cam.source);
+  const msg = $(".message", root);
+  setText(msg, cam.message);
+  msg.hidden = !cam.message;
+  const c = cam.counters;
+  for (const key of ["people", "masked", "unmasked", "undecided"]) {
+    setText($(`[data-key="${key}"]`, root), cam.tracking || c.people ? fmt(c[key]) : "–");
+  }
+  setText($('[data-key="pct_masked"]', root), pctText(c.pct_masked));
+  setText($('[data-key="capture_fps"]', root), fmt(cam.capture_fps, 1));
+  setText($('[data-key="process_fps"]', root), fmt(cam.process_fps, 1));
+  setText($('[data-key="detect"]', root), fmt(cam.latency_ms.detect, 0));
+  setText($('[data-key="classify"]', root), fmt(cam.latency_ms.classify, 0));
+  const v = cam.in_view;
+  setText($('[data-key="in_view"]', root), `${v.faces} face${v.faces === 1 ? "" : "s"} (${v.masked} masked)`);
+}
+
+async function refreshStats() {
+  try {
+    const stats = await getJSON("/api/stats");
+    setOnline(true);
+    const t = stats.totals;
+    setText($("#total-people"), fmt(t.people));
+    setText($("#total-masked"), fmt(t.masked));
+    setText($("#total-unmasked"), fmt(t.unmasked));
+    setText($("#total-undecided"), fmt(t.undecided));
+    setText($("#total-pct"), pctText(t.pct_masked));
+    stats.cameras.forEach((cam) => renderCamera(cam, colorOf(cam.name)));
+    setText($("#clock"), new Date(stats.time * 1000).toLocaleTimeString());
+  } catch (err) {
+    setOnline(false);
+  }
+}
+
+function colorOf(name) {
+  const i = cameraNames.indexOf(name);
+  return COLORS[(i < 0 ? 0 : i) % COLORS.length];
+}
+
+// ------------------------------------------------------------------ events
+
+const DECISION_TEXT = { mask: "masked", no_mask: "unmasked", mask_incorrect: "mask worn incorrectly", undecided: "undecided" };
+
+function eventItem(ev) {
+  const li = document.createElement("li");
+  li.className = `event ${ev.label || ""}`;
+  const time = document.createElement("time");
+  time.textContent = new Date(ev.ts * 1000).toLocaleTimeString();
+  const what = document.createElement("span");
+  const person = ev.track_id === null ? "person" : `person #${ev.track_id}`;
+  const label = DECISION_TEXT[ev.label] || ev.label || ev.kind;
+  const prev = ev.kind === "decision_changed" && ev.data.previous !== "undecided" ? ev.data.previous : null;
+  what.textContent = `${ev.camera} · ${person}: ${label}${prev ? ` (was ${DECISION_TEXT[prev] || prev})` : ""}`;
+  li.append(time, what);
+  return li;
+}
+
+// A decision about a counted person: "decided" / "decision_changed" of a person, or the moment a
+// track that was already decided becomes a person (posters and short tracks are left out).
+function isDecision(ev) {
+  const d = ev.data || {};
+  return ["decided", "decision_changed", "person"].includes(ev.kind) && d.status === "person" && ev.label && ev.label !== "undecided";
+}
+
+async function refreshEvents() {
+  try {
+    const data = await getJSON(`/api/events?since=${lastEventId}&limit=200`);
+    if (!data.events.length) return;
+    lastEventId = data.events[data.events.length - 1].id;
+    const list = $("#events");
+    const fresh = data.events.filter(isDecision);
+    if (!fresh.length) return;
+    $(".empty", list)?.remove();
+    for (const ev of fresh) list.prepend(eventItem(ev));
+    while (list.children.length > 30) list.lastElementChild.remove();
+  } catch (err) {
+    /* shown by the connection badge */
+  }
+}
+
+// ------------------------------------------------------------------ chart
+
+const SVG_NS = "http://www.w3.org/2000/svg";
+
+function svgEl(name, attrs, text) {
+  const el = document.createElementNS(SVG_NS, name);
+  for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, v);
+  if (text !== undefined) el.textContent = text;
+  return el;
+}
+
+function drawChart() {
+  const svg = $("#chart");
+  const w = Math.max(svg.clientWidth, 200);
+  const h = Math.max(svg.clientHeight, 120);
+  svg.setAttribute("viewBox", `0 0 ${w} ${h}`);
+  svg.replaceChildren();
+  const pad = { l: 40, r: 10, t: 10, b: 22 };
+  const series = Object.entries(history).map(([name, rows]) => [
+    name,
+    rows.map(([ts, , masked, unmasked]) => {
+      const decided = masked + unmasked; // unmasked includes masks worn incorrectly
+      return [ts, decided ? (100 * masked) / decided : null];
+    }),
+  ]);
+  const times = series.flatMap(([, pts]) => pts.map((p) => p[0]));
+  const x0 = times.length ? Math.min(...times) : Date.now() / 1000 - 3600;
+  const x1 = Math.max(times.length ? Math.max(...times) : 0, x0 + 60);
+  const X = (t) => pad.l + ((t - x0) / (x1 - x0)) * (w - pad.l - pad.r);
+  const Y = (p) => pad.t + (1 - p / 100) * (h - pad.t - pad.b);
+  for (const p of [0, 25, 50, 75, 100]) {
+    svg.append(svgEl("line", { x1: pad.l, x2: w - pad.r, y1: Y(p), y2: Y(p), class: "grid" }));
+    svg.append(svgEl("text", { x: pad.l - 6, y: Y(p) + 4, class: "axis", "text-anchor": "end" }, `${p}%`));
+  }
+  const span = x1 - x0;
+  const timeOpts = span < 600 ? { hour: "2-digit", minute: "2-digit", second: "2-digit" } : { hour: "2-digit", minute: "2-digit" };
+  const ticks = Math.max(2, Math.min(6, Math.floor((w - pad.l) / 110)));
+  for (let i = 0; i <= ticks; i++) {
+    const t = x0 + (span * i) / ticks;
+    const d = new Date(t * 1000);
+    const label = span > 86400 ? `${d.toLocaleDateString()} ${d.toLocaleTimeString([], timeOpts)}` : d.toLocaleTimeString([], timeOpts);
+    const anchor = i === 0 ? "start" : i === ticks ? "end" : "middle";
+    svg.append(svgEl("text", { x: X(t), y: h - 6, class: "axis", "text-anchor": anchor }, label));
+  }
+  const legend = $("#legend");
+  legend.replaceChildren();
+  for (const [name, pts] of series) {
+    let d = "";
+    let pen = false;
+    for (const [t, p] of pts) {
+      if (p === null) { pen = false; continue; }
+      d += `${pen ? "L" : "M"}${X(t).toFixed(1)},${Y(p).toFixed(1)}`;
+      pen = true;
+    }
+    if (d) svg.append(svgEl("path", { d, class: "line", stroke: colorOf(name) }));
+    const item = document.createElement("span");
+    item.style.setProperty("--cam-color", colorOf(name));
+    item.textContent = name;
+    legend.append(item);
+  }
+  if (!series.some(([, pts]) => pts.some((p) => p[1] !== null))) {
+    svg.append(svgEl("text", { x: w / 2, y: h / 2, class: "axis", "text-anchor": "middle" }, "no decided people yet"));
+  }
+  const since = new Date(x0 * 1000);
+  const sameDay = since.toDateString() === new Date().toDateString();
+  setText($("#chart-range"), times.length ? `since ${sameDay ? since.toLocaleTimeString() : since.toLocaleString()}` : "");
+}
+
+async function refreshHistory() {
+  try {
+    history = (await getJSON("/api/history?hours=24")).cameras;
+    drawChart();
+  } catch (err) {
+    /* shown by the connection badge */
+  }
+}
+
+async function loadConfig() {
+  try {
+    setText($("#config"), JSON.stringify(await getJSON("/api/config"), null, 2));
+  } catch (err) {
+    setTimeout(loadConfig, 5000);
+  }
+}
+
+function every(ms, fn) {
+  fn();
+  setInterval(fn, ms);
+}
+
+every(1000, refreshStats);
+every(2000, refreshEvents);
+every(5000, refreshHistory);
+loadConfig();
+window.addEventListener("resize", drawChart);
