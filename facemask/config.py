@@ -100,6 +100,20 @@ class TrainingConfig(Section):
     batch_size: int = Field(64, ge=1)
     learning_rate: float = Field(1e-3, gt=0.0)
     seed: int = 0
+    # model: names in the backbone / head registries of facemask.training
+    backbone: str = "ofm"
+    head: str = "dense"
+    width: float = Field(1.0, gt=0.0, le=4.0)  # channel multiplier of the backbone
+    # data preparation (--prepare-data): sources, hold-out and stored crop size
+    mask_crops_dir: str = "../shared/data/mask_crops"  # <dir>/{with_mask,without_mask}/*.jpg
+    voc_dir: str = "../shared/data/kaggle853"  # VOC folder; faces cut from GT boxes
+    voc_split: str = "train"  # never "val": that split is for measuring only
+    holdout_fraction: float = Field(0.15, ge=0.0, lt=1.0)  # -> validation/, chosen per source image
+    store_size: int = Field(64, ge=16, le=512)
+    no_face: Literal["skip", "center"] = "skip"  # a mask_crops image where YuNet finds no face
+    # CCTV-like augmentation
+    augment: bool = True
+    min_face_px: int = Field(10, ge=4, le=64)  # smallest face side simulated by downscaling
 
 
 class CameraConfig(Section):

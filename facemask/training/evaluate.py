@@ -1,0 +1,120 @@
+"""Measure a trained classifier on ground-truth face crops of a VOC split (kaggle853 val).
+
+``python -m facemask.training.evaluate --config configs/config-x86.json [--model NAME|PATH]``
+
+Faces are cut from the GT boxes with face_crop and the config's crop_pad, classified in batches
+through the inference runtime (MaskClassifier, no TensorFlow) and labelled with the app's rule
+(label_from_probs with classifier.mask_threshold). Faces whose GT class the model does not
+output (mask_weared_incorrect for a 2-class model) are left out of the metrics and reported apart.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from ..classifiers.runtime import MaskClassifier, label_from_probs
+from ..config import ClassifierConfig, load_config
+from ..crops import face_crops
+from ..datasets import load_voc_dataset
+from ..errors import FacemaskError, InputError
+from .metrics import summary
+
+SMALL_FACE_PX = 32
+
+
+@dataclass
+class FaceSet:
+    crops: np.ndarray  # (N, S, S, 3) uint8 RGB
+    labels: list[str]  # canonical GT labels
+    sizes: np.ndarray  # (N,) min(width, height) of the GT box, px
+
+
+def voc_face_crops(voc_dir: str | Path, split: str, size: int, pad: float, limit_images: int | None = None) -> FaceSet:
+    root = Path(voc_dir)
+    if not (root / "splits" / f"{split}.txt").is_file():
+        raise InputError(f"no split file {root / 'splits' / (split + '.txt')}")
+    crops, labels, sizes = [], [], []
+    for item in load_voc_dataset(root, split)[:limit_images]:
+        image = cv2.imread(str(item.image_path), cv2.IMREAD_COLOR)
+        if image is None:
+            raise InputError(f"cannot read image {item.image_path}")
+        if len(item.boxes):
+            crops.append(face_crops(image, item.boxes, size, pad))
+            labels += item.labels
+            sizes.append(np.minimum(item.boxes[:, 2] - item.boxes[:, 0], item.boxes[:, 3] - item.boxes[:, 1]))
+    return FaceSet(np.concatenate(crops), labels, np.concatenate(sizes))
+
+
+def predict_labels(clf: MaskClassifier, crops: np.ndarray) -> list[str]:
+    probs = clf.predict(crops)
+    classes = clf.cfg.classes
+    return [label_from_probs(dict(zip(classes, p)), clf.cfg.mask_threshold) for p in probs]
+
+
+def evaluate(clf: MaskClassifier, faces: FaceSet) -> dict:
+    classes = list(clf.cfg.classes)
+    pred = predict_labels(clf, faces.crops)
+    known = np.array([g in classes for g in faces.labels])
+    y = np.array([classes.index(g) if k else -1 for g, k in zip(faces.labels, known)])
+    p = np.array([classes.index(q) for q in pred])
+    small = faces.sizes < SMALL_FACE_PX
+    result = {
+        "all": summary(y[known], p[known], classes),
+        f"small_lt{SMALL_FACE_PX}px": summary(y[known & small], p[known & small], classes),
+        f"large_ge{SMALL_FACE_PX}px": summary(y[known & ~small], p[known & ~small], classes),
+    }
+    other = ~known
+    if other.any():  # e.g. mask_incorrect faces seen by a 2-class model
+        result["not_in_classes"] = {
+            "n": int(other.sum()),
+            "predicted": {c: int((p[other] == i).sum()) for i, c in enumerate(classes)},
+        }
+    return result
+
+
+def _line(name: str, m: dict) -> str:
+    recall = " ".join(f"{c} {r:.4f}" for c, r in m["recall"].items() if r is not None)
+    return (f"{name:12s} n={m['n']:5d} accuracy {m['accuracy']:.4f} balanced {m['balanced_accuracy']:.4f} "
+            f"recall: {recall}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m facemask.training.evaluate", description=__doc__.split("\n\n")[0])
+    p.add_argument("--config", required=True)
+    p.add_argument("--model", help="catalog name or .tflite/.onnx path (default: classifier.model)")
+    p.add_argument("--split", default="val", help="VOC split of training.voc_dir (default val)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument("--json", help="also write the metrics to this file")
+    args = p.parse_args(argv)
+    try:
+        cfg = load_config(args.config, args.set)
+        ccfg: ClassifierConfig = cfg.classifier
+        if args.model:
+            ccfg = ccfg.model_copy(update={"model": args.model})
+        clf = MaskClassifier(ccfg)
+        faces = voc_face_crops(cfg.training.voc_dir, args.split, clf.input_size, ccfg.crop_pad)
+        result = {"model": ccfg.model, "split": args.split, "voc_dir": cfg.training.voc_dir, **evaluate(clf, faces)}
+    except FacemaskError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    print(f"model {ccfg.model} on {cfg.training.voc_dir} split '{args.split}' (GT boxes, face_crop pad {ccfg.crop_pad})")
+    for key in ("all", f"small_lt{SMALL_FACE_PX}px", f"large_ge{SMALL_FACE_PX}px"):
+        print(_line(key, result[key]))
+    if "not_in_classes" in result:
+        print(f"faces of other GT classes (left out): {json.dumps(result['not_in_classes'])}")
+    if args.json:
+        tmp = Path(args.json + ".part")
+        tmp.write_text(json.dumps(result, indent=1) + "\n")
+        tmp.replace(args.json)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,90 @@
+"""Export a trained Keras model to .tflite: float32, and int8 with uint8 input/output.
+
+The model rescales its own input, so both files take RGB pixel values 0..255; the int8 file's
+input is uint8 with scale 1/1 (runtime.py quantizes by the tensor's scale / zero point). The int8
+calibration data are training crops, half of them through the CCTV augmentation, so the
+activation ranges cover small, blurry faces as well as sharp ones.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from ..config import Config
+from ..models import BUNDLED_DIR, CATALOG_PATH, sha256_file
+from .augment import CCTVAugment, augment_batch, plain_batch
+from .data import load_split
+
+CALIBRATION_SAMPLES = 400
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    tmp = path.with_name(path.name + ".part")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def representative_crops(cfg: Config, n: int = CALIBRATION_SAMPLES) -> np.ndarray:
+    t = cfg.training
+    split = load_split(t.data_dir, "train", list(cfg.classifier.classes), t.class_dirs, max(t.store_size, t.input_size))
+    rng = np.random.default_rng(t.seed)
+    pick = split.images[rng.choice(len(split.labels), size=min(n, len(split.labels)), replace=False)]
+    half = len(pick) // 2
+    aug = CCTVAugment(t.input_size, min_face_px=t.min_face_px, pad=cfg.classifier.crop_pad)
+    return np.concatenate([plain_batch(pick[:half], t.input_size), augment_batch(aug, pick[half:], rng)])
+
+
+def export_tflite(cfg: Config, model_path: Path, log=print) -> dict[str, Path]:
+    """Write ``<stem>_float32.tflite`` and ``<stem>_int8.tflite`` next to the Keras model."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import keras
+    import tensorflow as tf
+
+    model = keras.models.load_model(model_path)
+    out_dir = model_path.parent
+    stem = f"{cfg.training.backbone}_classifier" if cfg.training.backbone != "ofm" else "ofm_classifier"
+    paths = {"float32": out_dir / f"{stem}_float32.tflite", "int8": out_dir / f"{stem}_int8.tflite"}
+
+    _atomic_write(paths["float32"], tf.lite.TFLiteConverter.from_keras_model(model).convert())
+
+    calib = representative_crops(cfg).astype(np.float32)
+
+    def representative():
+        for i in range(len(calib)):
+            yield [calib[i:i + 1]]
+
+    conv = tf.lite.TFLiteConverter.from_keras_model(model)
+    conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    conv.representative_dataset = representative
+    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    conv.inference_input_type = tf.uint8
+    conv.inference_output_type = tf.uint8
+    _atomic_write(paths["int8"], conv.convert())
+    for kind, path in paths.items():
+        log(f"exported {kind}: {path} ({path.stat().st_size} bytes)")
+    return paths
+
+
+def install(paths: dict[str, Path], what: str, log=print) -> None:
+    """Copy exported files into facemask/weights/ and record them in the catalog (name = file stem)."""
+    entries = json.loads(CATALOG_PATH.read_text(encoding="utf-8"))
+    for kind, path in paths.items():
+        dest = BUNDLED_DIR / path.name
+        tmp = dest.with_name(dest.name + ".part")
+        shutil.copyfile(path, tmp)
+        os.replace(tmp, dest)
+        entries[dest.stem] = {
+            "file": dest.name,
+            "sha256": sha256_file(dest),
+            "bytes": dest.stat().st_size,
+            "url": "",
+            "license": "MIT (trained by facemask)",
+            "what": f"{what}, {kind} TFLite, RGB 0..255 input (see facemask/weights/MODEL_CARD.md)",
+        }
+        log(f"installed {dest} as catalog entry '{dest.stem}'")
+    _atomic_write(CATALOG_PATH, (json.dumps(dict(sorted(entries.items())), indent=1) + "\n").encode("utf-8"))

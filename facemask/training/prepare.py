@@ -1,0 +1,170 @@
+"""Build the classifier's folder dataset from the shared sources (``--prepare-data``).
+
+Every crop, from either source, is cut by :func:`facemask.crops.face_crop` with the inference
+padding, so crop tightness carries no label information:
+
+* ``mask_crops`` photos are loosely and unevenly cropped (the with_mask ones looser): YuNet is run
+  on a padded copy of each photo to find the face box, which is then cut with face_crop. A photo
+  with no face found is skipped (``training.no_face = "skip"``) or cut around a fixed central box
+  (``"center"``); the counts per class go into ``prepare_report.json``.
+* kaggle853 ``training.voc_split`` (train): faces cut from the ground-truth boxes. These are the
+  small, CCTV-like faces.
+
+A hold-out part of each source (``holdout_fraction``, decided per source image by a hash of its
+name so it is stable across runs) goes to ``validation/`` for checkpoint selection.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import tempfile
+from collections import Counter
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from ..config import Config
+from ..crops import face_crop
+from ..datasets import VOC_LABELS, load_voc_dataset
+from ..detectors.yunet import YuNetConfig, YuNetDetector
+from ..errors import ConfigError, InputError
+
+# Folder names for canonical labels that training.class_dirs does not name.
+DEFAULT_DIRS = {"mask": "with_mask", "no_mask": "without_mask", "mask_incorrect": "mask_weared_incorrect"}
+MASK_CROPS_LABELS = {"with_mask": "mask", "without_mask": "no_mask"}
+DETECT_PAD = 0.5  # padding added around a mask_crops photo (fraction of its side) before YuNet
+DETECT_MIN_SIDE = 320  # the padded photo is upscaled to at least this size
+MIN_FACE_FRACTION = 0.25  # a found face narrower than this fraction of the photo is not the subject
+CENTER_BOX = (0.2, 0.15, 0.8, 0.85)  # "center" fallback, fractions of the photo (x1, y1, x2, y2)
+
+
+def in_holdout(name: str, fraction: float) -> bool:
+    digest = hashlib.sha1(name.encode("utf-8")).digest()
+    return int.from_bytes(digest[:4], "big") / 2**32 < fraction
+
+
+class SubjectFinder:
+    """The main face of a face photo, found by YuNet on a padded, upscaled copy."""
+
+    def __init__(self, score_threshold: float = 0.5):
+        self.detector = YuNetDetector(YuNetConfig(score_threshold=score_threshold, upscale=1.0, max_side=4096))
+
+    def __call__(self, image: np.ndarray) -> np.ndarray | None:
+        h, w = image.shape[:2]
+        pad = int(round(DETECT_PAD * max(h, w)))
+        padded = cv2.copyMakeBorder(image, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=(114, 114, 114))
+        scale = max(1.0, DETECT_MIN_SIDE / max(padded.shape[:2]))
+        if scale > 1.0:
+            padded = cv2.resize(padded, None, fx=scale, fy=scale, interpolation=cv2.INTER_LINEAR)
+        best, best_key = None, -1.0
+        for face in self.detector.detect(padded):
+            box = face.box / scale - pad
+            if min(box[2] - box[0], box[3] - box[1]) < MIN_FACE_FRACTION * min(h, w):
+                continue
+            cx, cy = (box[0] + box[2]) / 2 / w - 0.5, (box[1] + box[3]) / 2 / h - 0.5
+            key = face.score * (box[2] - box[0]) * (1.0 - min(1.0, np.hypot(cx, cy)))  # big, central, sure
+            if key > best_key:
+                best, best_key = box.astype(np.float32), key
+        return best
+
+
+class _Writer:
+    def __init__(self, root: Path, folder_of: dict[str, str]):
+        self.root, self.folder_of = root, folder_of
+        self.counts: Counter = Counter()
+
+    def write(self, split: str, label: str, name: str, crop_rgb: np.ndarray) -> None:
+        folder = self.root / split / self.folder_of[label]
+        folder.mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(folder / f"{name}.png"), cv2.cvtColor(crop_rgb, cv2.COLOR_RGB2BGR))
+        self.counts[f"{split}/{label}"] += 1
+
+
+def _mask_crops(src: Path, writer: _Writer, size: int, pad: float, holdout: float, no_face: str) -> dict:
+    finder = SubjectFinder()
+    stats: dict[str, Counter] = {}
+    for folder, label in MASK_CROPS_LABELS.items():
+        files = sorted((src / folder).glob("*.jpg")) + sorted((src / folder).glob("*.png"))
+        if not files:
+            raise InputError(f"no images in {src / folder}")
+        counter = stats.setdefault(label, Counter())
+        for path in files:
+            image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+            if image is None:
+                counter["unreadable"] += 1
+                continue
+            box = finder(image)
+            if box is None:
+                counter["no_face"] += 1
+                if no_face == "skip":
+                    continue
+                h, w = image.shape[:2]
+                box = np.array(CENTER_BOX, np.float32) * [w, h, w, h]
+            else:
+                counter["face_found"] += 1
+            split = "validation" if in_holdout(f"{folder}/{path.name}", holdout) else "train"
+            writer.write(split, label, f"mc_{folder}_{path.stem}", face_crop(image, box, size, pad))
+    return {label: dict(c) for label, c in stats.items()}
+
+
+def _voc_faces(src: Path, split_name: str, writer: _Writer, size: int, pad: float, holdout: float) -> dict:
+    if split_name == "val":
+        raise ConfigError("training.voc_split must not be 'val': that split is kept for measuring only")
+    if not (src / "splits" / f"{split_name}.txt").is_file():
+        raise InputError(f"VOC split file {src / 'splits' / (split_name + '.txt')} not found (training.voc_dir)")
+    counter: Counter = Counter()
+    for item in load_voc_dataset(src, split_name):
+        image = cv2.imread(str(item.image_path), cv2.IMREAD_COLOR)
+        if image is None:
+            raise InputError(f"cannot read image {item.image_path}")
+        split = "validation" if in_holdout(item.image_path.name, holdout) else "train"
+        for i, (box, label) in enumerate(zip(item.boxes, item.labels)):
+            if label not in DEFAULT_DIRS:
+                counter[f"unknown label {label}"] += 1
+                continue
+            writer.write(split, label, f"voc_{item.image_path.stem}_{i}", face_crop(image, box, size, pad))
+            counter[label] += 1
+    return dict(counter)
+
+
+def prepare(cfg: Config, log=print) -> Path:
+    """Write the folder dataset to ``training.data_dir`` (built in a temp folder, then swapped in)."""
+    t = cfg.training
+    out = Path(t.data_dir)
+    mask_crops, voc = Path(t.mask_crops_dir), Path(t.voc_dir)
+    for path, key in ((mask_crops, "mask_crops_dir"), (voc, "voc_dir")):
+        if not path.is_dir():
+            raise InputError(f"training.{key}: folder {path} not found")
+    folder_of = {**DEFAULT_DIRS, **t.class_dirs}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=out.name + ".", suffix=".part", dir=out.parent))
+    try:
+        writer = _Writer(tmp, folder_of)
+        pad = cfg.classifier.crop_pad
+        log(f"cutting kaggle853 '{t.voc_split}' faces from {voc} ...")
+        voc_stats = _voc_faces(voc, t.voc_split, writer, t.store_size, pad, t.holdout_fraction)
+        log(f"finding the face in each mask_crops photo with YuNet ({mask_crops}) ...")
+        mc_stats = _mask_crops(mask_crops, writer, t.store_size, pad, t.holdout_fraction, t.no_face)
+        report = {
+            "store_size": t.store_size,
+            "crop_pad": pad,
+            "holdout_fraction": t.holdout_fraction,
+            "no_face": t.no_face,
+            "voc": {"dir": str(voc), "split": t.voc_split, "faces": voc_stats},
+            "mask_crops": {"dir": str(mask_crops), "photos": mc_stats},
+            "written": dict(sorted(writer.counts.items())),
+            "class_dirs": folder_of,
+        }
+        (tmp / "prepare_report.json").write_text(json.dumps(report, indent=1) + "\n")
+        if out.exists():
+            shutil.rmtree(out)
+        tmp.rename(out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    log(json.dumps(report["written"]))
+    log(f"mask_crops YuNet: {json.dumps(mc_stats)}")
+    return out

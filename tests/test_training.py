@@ -1,0 +1,164 @@
+"""Training, data preparation and export on small real subsets (fast: one tiny run)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from facemask.config import parse_config
+from facemask.errors import ConfigError, InputError
+
+from .conftest import KAGGLE, REPO, SHARED
+
+MASK_CROPS = SHARED / "data" / "mask_crops"
+
+
+def _mini_sources(root, n_photos: int = 6, n_voc: int = 4):
+    """A few real photos of each source, laid out like the shared data."""
+    for folder in ("with_mask", "without_mask"):
+        (root / "mask_crops" / folder).mkdir(parents=True)
+        for path in sorted((MASK_CROPS / folder).glob("*.jpg"))[:n_photos]:
+            shutil.copy(path, root / "mask_crops" / folder / path.name)
+    voc = root / "voc"
+    (voc / "splits").mkdir(parents=True)
+    (voc / "annotations").symlink_to(KAGGLE / "annotations")
+    (voc / "images").symlink_to(KAGGLE / "images")
+    stems = (KAGGLE / "splits" / "train.txt").read_text().split()[:n_voc]
+    (voc / "splits" / "train.txt").write_text("\n".join(stems) + "\n")
+    (voc / "splits" / "val.txt").write_text("\n".join(stems) + "\n")
+    return root / "mask_crops", voc
+
+
+def _config(tmp_path, **training):
+    return parse_config({"training": {"output_dir": str(tmp_path / "run"), **training}})
+
+
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory):
+    """prepare() on mini sources with the face/face-mask folder names."""
+    from facemask.training.prepare import prepare
+
+    tmp = tmp_path_factory.mktemp("prep")
+    mask_crops, voc = _mini_sources(tmp)
+    cfg = _config(tmp, data_dir=str(tmp / "data"), mask_crops_dir=str(mask_crops), voc_dir=str(voc),
+                  class_dirs={"mask": "face-mask", "no_mask": "face"}, holdout_fraction=0.3)
+    return cfg, prepare(cfg, log=lambda *_: None)
+
+
+def test_prepare_writes_class_folders_and_report(prepared):
+    cfg, out = prepared
+    report = json.loads((out / "prepare_report.json").read_text())
+    assert {p.name for p in (out / "train").iterdir()} >= {"face-mask", "face"}
+    found = sum(s.get("face_found", 0) for s in report["mask_crops"]["photos"].values())
+    assert found >= 10  # YuNet finds the subject in (almost) every one of the 12 photos
+    assert sum(report["voc"]["faces"].values()) > 0
+    import cv2
+
+    img = cv2.imread(str(next((out / "train" / "face").glob("*.png"))))
+    assert img.shape == (cfg.training.store_size, cfg.training.store_size, 3)
+    assert not list(out.parent.glob("*.part"))  # the temp folder was renamed
+
+
+def test_prepare_refuses_val_split(tmp_path):
+    from facemask.training.prepare import prepare
+
+    mask_crops, voc = _mini_sources(tmp_path, 1, 1)
+    cfg = _config(tmp_path, data_dir=str(tmp_path / "d"), mask_crops_dir=str(mask_crops), voc_dir=str(voc), voc_split="val")
+    with pytest.raises(ConfigError, match="measuring only"):
+        prepare(cfg, log=lambda *_: None)
+    assert not (tmp_path / "d").exists()
+
+
+def test_subject_finder_box_is_the_face():
+    import cv2
+
+    from facemask.training.prepare import SubjectFinder
+
+    finder = SubjectFinder()
+    path = sorted((MASK_CROPS / "without_mask").glob("*.jpg"))[0]
+    image = cv2.imread(str(path))
+    box = finder(image)
+    h, w = image.shape[:2]
+    assert box is not None
+    assert 0.3 * w < box[2] - box[0] <= 1.2 * w  # the face fills much of a face photo
+    assert abs((box[0] + box[2]) / 2 - w / 2) < 0.25 * w
+    assert finder(np.full((200, 200, 3), 127, np.uint8)) is None
+
+
+def test_tiny_training_run_exports_tflite_that_loads(prepared, tmp_path):
+    from facemask.classifiers.runtime import MaskClassifier
+    from facemask.config import ClassifierConfig
+    from facemask.training.data import load_split
+    from facemask.training.export import export_tflite
+    from facemask.training.train import train
+
+    cfg, out = prepared
+    cfg = cfg.model_copy(update={"training": cfg.training.model_copy(
+        update={"epochs": 1, "batch_size": 16, "output_dir": str(tmp_path / "run")})})
+    model_path = train(cfg, log=lambda *_: None)
+    metrics = json.loads((model_path.parent / "metrics.json").read_text())
+    assert metrics["best"]["epoch"] == 1 and len(metrics["history"]) == 1
+    paths = export_tflite(cfg, model_path, log=lambda *_: None)
+    crops = load_split(out, "validation", ["mask", "no_mask"], cfg.training.class_dirs, 45).images
+    probs = {}
+    for kind, path in paths.items():
+        clf = MaskClassifier(ClassifierConfig(model=str(path), num_threads=1))
+        assert clf.input_size == 45
+        probs[kind] = clf.predict(crops)
+        assert probs[kind].shape == (len(crops), 2)
+        np.testing.assert_allclose(probs[kind].sum(axis=1), 1.0, atol=0.02)
+    assert np.abs(probs["int8"] - probs["float32"]).mean() < 0.05
+
+
+def test_missing_data_dir_is_one_clear_error(tmp_path, capsys):
+    from facemask.training.main import main
+
+    cfg_file = tmp_path / "c.json"
+    cfg_file.write_text(json.dumps({"training": {"data_dir": str(tmp_path / "nope"), "output_dir": str(tmp_path / "r")}}))
+    assert main(["--config", str(cfg_file)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "nope" in err and "--prepare-data" in err
+
+
+def test_missing_class_folder_names_it(prepared):
+    from facemask.training.data import load_split
+
+    _, out = prepared
+    with pytest.raises(InputError, match="with_mask"):
+        load_split(out, "train", ["mask", "no_mask"], {"mask": "with_mask", "no_mask": "face"}, 45)
+    with pytest.raises(InputError, match="mask_incorrect"):
+        load_split(out, "train", ["mask", "no_mask", "mask_incorrect"], {"mask": "face-mask", "no_mask": "face"}, 45)
+
+
+def test_augmentation_shapes_and_low_resolution():
+    from facemask.training.augment import CCTVAugment
+    from facemask.training.data import resize
+
+    rng = np.random.default_rng(0)
+    crop = np.zeros((64, 64, 3), np.uint8)
+    crop[:, ::2] = 255  # one-pixel stripes: survive a plain resize, not a 12 px face
+    low = CCTVAugment(45, min_face_px=10, p_lowres=1.0, p_blur=0, p_jpeg=0, p_noise=0, max_rotate_deg=0)
+    out = low(crop, rng)
+    assert out.shape == (45, 45, 3) and out.dtype == np.uint8
+    hi_freq = np.abs(np.diff(out.astype(np.float32), axis=1)).mean()
+    plain = np.abs(np.diff(resize(crop, 45).astype(np.float32), axis=1)).mean()
+    assert hi_freq < 0.4 * plain  # stripes are averaged away (a plain 64->45 resize keeps ~56)
+
+
+def test_unknown_backbone_is_a_config_error(tmp_path):
+    from facemask.training.train import build_model
+
+    with pytest.raises(ConfigError, match="unknown backbone 'nope'"):
+        build_model(_config(tmp_path, backbone="nope"))
+
+
+def test_metrics_summary():
+    from facemask.training.metrics import summary
+
+    m = summary(np.array([0, 0, 0, 1]), np.array([0, 0, 1, 1]), ["mask", "no_mask"])
+    assert m["accuracy"] == 0.75 and m["recall"] == {"mask": 2 / 3, "no_mask": 1.0}
+    assert m["balanced_accuracy"] == pytest.approx(5 / 6)
+    assert m["confusion"] == [[2, 1], [0, 1]]
