@@ -47,12 +47,11 @@ def load_static() -> dict[str, tuple[bytes, str, str]]:
     return assets
 
 
-def public_config(cfg: Config) -> dict[str, Any]:
-    """The active config for the page: the token and stream credentials are hidden."""
+def public_config(cfg: Config, token: str | None) -> dict[str, Any]:
+    """The active config for the page: the token in effect and stream credentials are hidden."""
     data = cfg.model_dump(mode="json")
     app = data["app"]
-    if app.get("token"):
-        app["token"] = "***"
+    app["token"] = "***" if token else None
     for cam in app["cameras"]:
         cam["source"] = redact_source(cam["source"]) if isinstance(cam["source"], str) else cam["source"]
     return data
@@ -120,7 +119,7 @@ def create_app(cfg: Config, workers: list[CameraWorker], store: Store, metrics: 
     app.json.sort_keys = False
     by_name = {w.name: w for w in workers}
     assets = load_static()
-    config_json = public_config(cfg)
+    config_json = public_config(cfg, token)
     # Each open stream holds a server thread; keep a few threads for the page and the API.
     streams = streams or Streams(max(cfg.app.threads - 4, 1))
     expected = token.encode() if token else None

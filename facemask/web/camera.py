@@ -101,17 +101,31 @@ def pct_masked(counters: dict[str, int]) -> float | None:
     return round(100.0 * counters["masked"] / decided, 1) if decided else None
 
 
-def placeholder_jpeg(lines: list[str], size: tuple[int, int] = (640, 360)) -> bytes:
-    """A grey frame with a few lines of text, streamed while a camera has no picture."""
+def _wrap(text: str, max_px: int, scale: float) -> list[str]:
+    """Greedy word wrap for cv2.putText (long paths break at '/' too)."""
+    words = re.split(r"(?<=[ /])", text)
+    lines, line = [], ""
+    for word in words:
+        if line and cv2.getTextSize(line + word, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)[0][0] > max_px:
+            lines.append(line.rstrip())
+            line = ""
+        line += word
+    return lines + [line.rstrip()] if line else lines
+
+
+def placeholder_jpeg(title: str, message: str, size: tuple[int, int] = (640, 360)) -> bytes:
+    """A grey frame with the camera's state and message, streamed while it has no picture."""
     w, h = size
     image = np.full((h, w, 3), 48, np.uint8)
     scale = max(w / 900, 0.5)
-    y = h // 2 - int(20 * scale * (len(lines) - 1))
-    for i, text in enumerate(lines):
-        (tw, th), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale * (1.3 if i == 0 else 0.8), 2)
-        cv2.putText(image, text[:120], (max((w - tw) // 2, 8), y), cv2.FONT_HERSHEY_SIMPLEX,
-                    scale * (1.3 if i == 0 else 0.8), (230, 230, 230) if i == 0 else (170, 170, 170), 2, cv2.LINE_AA)
-        y += int(th + 24 * scale)
+    rows = [(title, 1.3 * scale, (235, 235, 235))]
+    rows += [(line, 0.75 * scale, (175, 175, 175)) for line in _wrap(message, w - 40, 0.75 * scale)[:6]]
+    heights = [cv2.getTextSize(t, cv2.FONT_HERSHEY_SIMPLEX, s, 2)[0][1] + int(18 * scale) for t, s, _ in rows]
+    y = (h - sum(heights)) // 2
+    for (text, s, color), dy in zip(rows, heights):
+        tw = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, s, 2)[0][0]
+        y += dy
+        cv2.putText(image, text, (max((w - tw) // 2, 8), y), cv2.FONT_HERSHEY_SIMPLEX, s, color, 2 if s > scale else 1, cv2.LINE_AA)
     return cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 80])[1].tobytes()
 
 
@@ -182,8 +196,7 @@ class CameraWorker:
     def _publish_placeholder(self) -> None:
         with self._lock:
             state, message = self._state, self._message
-        lines = [f"{self.name}: {state}"] + ([message] if message else [])
-        self.jpeg.put(placeholder_jpeg(lines, self._frame_size))
+        self.jpeg.put(placeholder_jpeg(f"{self.name}: {state}", message, self._frame_size))
 
     @property
     def state(self) -> str:

@@ -9,6 +9,7 @@ id that clients page through with ``/api/events?since=ID``.
 from __future__ import annotations
 
 import json
+import numbers
 import sqlite3
 import threading
 import time
@@ -44,7 +45,7 @@ def _event_fields(event: dict[str, Any]) -> tuple[str, int | None, str | None]:
     kind = event.get("type") or event.get("event") or event.get("kind") or "event"
     track = event.get("track_id", event.get("id"))
     label = event.get("decision") or event.get("label")
-    return str(kind), (int(track) if isinstance(track, (int, float)) else None), (None if label is None else str(label))
+    return str(kind), (int(track) if isinstance(track, numbers.Real) else None), (None if label is None else str(label))
 
 
 class Store:
