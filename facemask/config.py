@@ -114,6 +114,11 @@ class TrainingConfig(Section):
     # CCTV-like augmentation
     augment: bool = True
     min_face_px: int = Field(10, ge=4, le=64)  # smallest face side simulated by downscaling
+    # synthetic masks on unmasked training faces: extra samples per epoch, as a fraction of the
+    # no_mask count (0 = off); templates are placed from YuNet landmarks kept by --prepare-data
+    synthetic_masks: float = Field(0.0, ge=0.0, le=2.0)
+    mask_templates_dir: str = "../shared/data/mask_templates"
+    class_weight: Literal["none", "balanced"] = "none"  # "balanced": loss weights ~ 1 / class count
 
 
 class CameraConfig(Section):

@@ -80,37 +80,69 @@ def test_subject_finder_box_is_the_face():
     finder = SubjectFinder()
     path = sorted((MASK_CROPS / "without_mask").glob("*.jpg"))[0]
     image = cv2.imread(str(path))
-    box = finder(image)
+    face = finder(image)
     h, w = image.shape[:2]
-    assert box is not None
+    assert face is not None and face.landmarks is not None
+    box = face.box
+    assert box[0] < face.landmarks[2, 0] < box[2] and box[1] < face.landmarks[2, 1] < box[3]  # nose inside
     assert 0.3 * w < box[2] - box[0] <= 1.2 * w  # the face fills much of a face photo
     assert abs((box[0] + box[2]) / 2 - w / 2) < 0.25 * w
     assert finder(np.full((200, 200, 3), 127, np.uint8)) is None
 
 
-def test_tiny_training_run_exports_tflite_that_loads(prepared, tmp_path):
+def test_tiny_training_run_exports_models_that_agree(prepared, tmp_path):
+    """1 epoch with synthetic masks and class weights; Keras, TFLite float32 and ONNX agree."""
+    import keras
+
     from facemask.classifiers.runtime import MaskClassifier
     from facemask.config import ClassifierConfig
     from facemask.training.data import load_split
-    from facemask.training.export import export_tflite
+    from facemask.training.export import export_onnx, export_tflite
     from facemask.training.train import train
 
     cfg, out = prepared
-    cfg = cfg.model_copy(update={"training": cfg.training.model_copy(
-        update={"epochs": 1, "batch_size": 16, "output_dir": str(tmp_path / "run")})})
+    cfg = cfg.model_copy(update={"training": cfg.training.model_copy(update={
+        "epochs": 1, "batch_size": 16, "output_dir": str(tmp_path / "run"),
+        "synthetic_masks": 0.5, "class_weight": "balanced"})})
     model_path = train(cfg, log=lambda *_: None)
     metrics = json.loads((model_path.parent / "metrics.json").read_text())
     assert metrics["best"]["epoch"] == 1 and len(metrics["history"]) == 1
-    paths = export_tflite(cfg, model_path, log=lambda *_: None)
+    assert (model_path.parent / "confusion.png").stat().st_size > 0 and (model_path.parent / "roc.png").is_file()
+    paths = {**export_tflite(cfg, model_path, log=lambda *_: None), "onnx": export_onnx(cfg, model_path, log=lambda *_: None)}
     crops = load_split(out, "validation", ["mask", "no_mask"], cfg.training.class_dirs, 45).images
-    probs = {}
+    probs = {"keras": keras.models.load_model(model_path).predict(crops.astype(np.float32), verbose=0)}
     for kind, path in paths.items():
         clf = MaskClassifier(ClassifierConfig(model=str(path), num_threads=1))
         assert clf.input_size == 45
         probs[kind] = clf.predict(crops)
         assert probs[kind].shape == (len(crops), 2)
-        np.testing.assert_allclose(probs[kind].sum(axis=1), 1.0, atol=0.02)
-    assert np.abs(probs["int8"] - probs["float32"]).mean() < 0.05
+    np.testing.assert_allclose(probs["float32"], probs["keras"], atol=1e-4)
+    np.testing.assert_allclose(probs["onnx"], probs["keras"], atol=1e-4)
+    np.testing.assert_allclose(probs["int8"].sum(axis=1), 1.0, atol=0.02)
+    assert np.abs(probs["int8"] - probs["keras"]).mean() < 0.05
+
+
+def test_synthetic_mask_covers_mouth_not_eyes(prepared):
+    import cv2
+
+    from facemask.training.data import LANDMARKS_FILE
+    from facemask.training.synthetic import load_templates, put_mask
+
+    _, out = prepared
+    key, pts = next(iter(json.loads((out / LANDMARKS_FILE).read_text()).items()))
+    face = cv2.imread(str(out / key))[:, :, ::-1]
+    pts = np.array(pts, np.float32)
+    templates = load_templates(SHARED / "data" / "mask_templates")
+    assert len(templates) >= 10
+    masked = put_mask(face, pts, templates[0], np.random.default_rng(0))
+    changed = np.abs(masked.astype(int) - face.astype(int)).sum(axis=2) > 30
+
+    def around(p):
+        x, y = np.round(p).astype(int)
+        return changed[max(y - 1, 0):y + 2, max(x - 1, 0):x + 2].mean()
+
+    assert around(pts[3:].mean(axis=0)) > 0.8  # mouth covered
+    assert around(pts[0]) < 0.2 and around(pts[1]) < 0.2  # eyes free
 
 
 def test_missing_data_dir_is_one_clear_error(tmp_path, capsys):

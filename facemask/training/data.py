@@ -17,6 +17,7 @@ from ..errors import InputError
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp"}
 SPLITS = ("train", "validation")
+LANDMARKS_FILE = "landmarks.json"  # "<split>/<folder>/<file>" -> 5 (x, y) in crop pixels, unmasked faces
 
 
 @dataclass

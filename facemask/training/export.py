@@ -1,4 +1,4 @@
-"""Export a trained Keras model to .tflite: float32, and int8 with uint8 input/output.
+"""Export a trained Keras model to .tflite (float32, and int8 with uint8 input/output) and .onnx.
 
 The model rescales its own input, so both files take RGB pixel values 0..255; the int8 file's
 input is uint8 with scale 1/1 (runtime.py quantizes by the tensor's scale / zero point). The int8
@@ -29,6 +29,11 @@ def _atomic_write(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
+def _stem(cfg: Config) -> str:
+    """File stem of the exported model: ``ofm_classifier``, ``mobilenetv2_classifier``..."""
+    return f"{cfg.training.backbone}_classifier"
+
+
 def representative_crops(cfg: Config, n: int = CALIBRATION_SAMPLES) -> np.ndarray:
     t = cfg.training
     split = load_split(t.data_dir, "train", list(cfg.classifier.classes), t.class_dirs, max(t.store_size, t.input_size))
@@ -47,7 +52,7 @@ def export_tflite(cfg: Config, model_path: Path, log=print) -> dict[str, Path]:
 
     model = keras.models.load_model(model_path)
     out_dir = model_path.parent
-    stem = f"{cfg.training.backbone}_classifier" if cfg.training.backbone != "ofm" else "ofm_classifier"
+    stem = _stem(cfg)
     paths = {"float32": out_dir / f"{stem}_float32.tflite", "int8": out_dir / f"{stem}_int8.tflite"}
 
     _atomic_write(paths["float32"], tf.lite.TFLiteConverter.from_keras_model(model).convert())
@@ -70,21 +75,43 @@ def export_tflite(cfg: Config, model_path: Path, log=print) -> dict[str, Path]:
     return paths
 
 
+def export_onnx(cfg: Config, model_path: Path, log=print) -> Path:
+    """``<stem>.onnx`` next to the Keras model: NHWC float32 RGB 0..255 in, probabilities out."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import keras
+    import tensorflow as tf
+    import tf2onnx
+
+    model = keras.models.load_model(model_path)
+    size = cfg.training.input_size
+    path = model_path.parent / f"{_stem(cfg)}.onnx"
+    proto, _ = tf2onnx.convert.from_keras(
+        model, input_signature=(tf.TensorSpec((None, size, size, 3), tf.float32, name="image"),), opset=17
+    )
+    _atomic_write(path, proto.SerializeToString())
+    log(f"exported onnx: {path} ({path.stat().st_size} bytes)")
+    return path
+
+
 def install(paths: dict[str, Path], what: str, log=print) -> None:
-    """Copy exported files into facemask/weights/ and record them in the catalog (name = file stem)."""
+    """Copy exported files into facemask/weights/ and record them in the catalog.
+
+    The catalog name is the file stem (``ofm_classifier_int8``), with ``_onnx`` for .onnx files.
+    """
     entries = json.loads(CATALOG_PATH.read_text(encoding="utf-8"))
     for kind, path in paths.items():
         dest = BUNDLED_DIR / path.name
         tmp = dest.with_name(dest.name + ".part")
         shutil.copyfile(path, tmp)
         os.replace(tmp, dest)
-        entries[dest.stem] = {
+        name = dest.stem + ("_onnx" if dest.suffix == ".onnx" else "")
+        entries[name] = {
             "file": dest.name,
             "sha256": sha256_file(dest),
             "bytes": dest.stat().st_size,
             "url": "",
             "license": "MIT (trained by facemask)",
-            "what": f"{what}, {kind} TFLite, RGB 0..255 input (see facemask/weights/MODEL_CARD.md)",
+            "what": f"{what}, {kind}, RGB 0..255 input (see facemask/weights/MODEL_CARD.md)",
         }
-        log(f"installed {dest} as catalog entry '{dest.stem}'")
+        log(f"installed {dest} as catalog entry '{name}'")
     _atomic_write(CATALOG_PATH, (json.dumps(dict(sorted(entries.items())), indent=1) + "\n").encode("utf-8"))

@@ -1,8 +1,8 @@
 """``python model_main.py --config CONFIG [--prepare-data] [--export] [--install]``.
 
 Without flags it trains. ``--prepare-data`` builds the folder dataset first (and stops there
-unless ``--train`` is also given). ``--export`` writes float32 and int8 .tflite files after
-training; ``--export-only`` exports the model already in ``training.output_dir``. ``--install``
+unless ``--train`` is also given). ``--export`` writes float32 and int8 .tflite files and an .onnx file
+after training; ``--export-only`` exports the model already in ``training.output_dir``. ``--install``
 copies the exported files into facemask/weights/ and records them in the catalog.
 """
 
@@ -23,7 +23,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="override a config value, e.g. training.epochs=5 (repeatable)")
     p.add_argument("--prepare-data", action="store_true", help="build the folder dataset in training.data_dir")
     p.add_argument("--train", action="store_true", help="train after --prepare-data")
-    p.add_argument("--export", action="store_true", help="export .tflite float32 + int8 after training")
+    p.add_argument("--export", action="store_true", help="export .tflite float32 + int8 and .onnx after training")
     p.add_argument("--export-only", action="store_true", help="export the trained model without training")
     p.add_argument("--install", action="store_true", help="copy the exported files into facemask/weights + catalog")
     return p.parse_args(argv)
@@ -46,9 +46,10 @@ def run(args: argparse.Namespace) -> None:
     else:
         model_path = train(cfg)
     if args.export or args.export_only or args.install:
-        from .export import export_tflite, install
+        from .export import export_onnx, export_tflite, install
 
         paths = export_tflite(cfg, model_path)
+        paths["onnx"] = export_onnx(cfg, model_path)
         if args.install:
             t = cfg.training
             install(paths, f"{t.backbone} backbone x{t.width:g} + {t.head} head, {t.input_size}x{t.input_size}, "

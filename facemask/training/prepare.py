@@ -12,6 +12,7 @@ padding, so crop tightness carries no label information:
 
 A hold-out part of each source (``holdout_fraction``, decided per source image by a hash of its
 name so it is stable across runs) goes to ``validation/`` for checkpoint selection.
+``landmarks.json`` keeps YuNet's five landmarks of each unmasked crop, for synthetic masks.
 """
 
 from __future__ import annotations
@@ -27,10 +28,12 @@ import cv2
 import numpy as np
 
 from ..config import Config
-from ..crops import face_crop
+from ..crops import face_crop, square_box
 from ..datasets import VOC_LABELS, load_voc_dataset
 from ..detectors.yunet import YuNetConfig, YuNetDetector
 from ..errors import ConfigError, InputError
+from ..types import Face
+from .data import LANDMARKS_FILE
 
 # Folder names for canonical labels that training.class_dirs does not name.
 DEFAULT_DIRS = {"mask": "with_mask", "no_mask": "without_mask", "mask_incorrect": "mask_weared_incorrect"}
@@ -52,7 +55,8 @@ class SubjectFinder:
     def __init__(self, score_threshold: float = 0.5):
         self.detector = YuNetDetector(YuNetConfig(score_threshold=score_threshold, upscale=1.0, max_side=4096))
 
-    def __call__(self, image: np.ndarray) -> np.ndarray | None:
+    def __call__(self, image: np.ndarray) -> Face | None:
+        """The subject's face (box and landmarks in ``image`` pixels), or None."""
         h, w = image.shape[:2]
         pad = int(round(DETECT_PAD * max(h, w)))
         padded = cv2.copyMakeBorder(image, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=(114, 114, 114))
@@ -67,24 +71,40 @@ class SubjectFinder:
             cx, cy = (box[0] + box[2]) / 2 / w - 0.5, (box[1] + box[3]) / 2 / h - 0.5
             key = face.score * (box[2] - box[0]) * (1.0 - min(1.0, np.hypot(cx, cy)))  # big, central, sure
             if key > best_key:
-                best, best_key = box.astype(np.float32), key
+                landmarks = None if face.landmarks is None else (face.landmarks / scale - pad).astype(np.float32)
+                best, best_key = Face(box.astype(np.float32), face.score, landmarks, source="yunet"), key
         return best
 
 
-class _Writer:
-    def __init__(self, root: Path, folder_of: dict[str, str]):
-        self.root, self.folder_of = root, folder_of
-        self.counts: Counter = Counter()
+def to_crop_frame(points: np.ndarray, box, size: int, pad: float) -> np.ndarray:
+    """Image points -> pixel coordinates in ``face_crop(image, box, size, pad)``."""
+    sq = square_box(box, pad)
+    return ((points - sq[:2]) * size / (sq[2] - sq[0])).astype(np.float32)
 
-    def write(self, split: str, label: str, name: str, crop_rgb: np.ndarray) -> None:
+
+class _Writer:
+    """Writes crops; keeps the five landmarks (crop pixels) of unmasked faces for synthetic masks."""
+
+    def __init__(self, root: Path, folder_of: dict[str, str], finder: "SubjectFinder"):
+        self.root, self.folder_of, self.finder = root, folder_of, finder
+        self.counts: Counter = Counter()
+        self.landmarks: dict[str, list] = {}
+
+    def write(self, split: str, label: str, name: str, crop_rgb: np.ndarray, landmarks: np.ndarray | None = None) -> None:
         folder = self.root / split / self.folder_of[label]
         folder.mkdir(parents=True, exist_ok=True)
-        cv2.imwrite(str(folder / f"{name}.png"), cv2.cvtColor(crop_rgb, cv2.COLOR_RGB2BGR))
+        crop_bgr = cv2.cvtColor(crop_rgb, cv2.COLOR_RGB2BGR)
+        cv2.imwrite(str(folder / f"{name}.png"), crop_bgr)
         self.counts[f"{split}/{label}"] += 1
+        if label == "no_mask":
+            if landmarks is None:  # small faces: look again on the (padded, upscaled) crop
+                face = self.finder(crop_bgr)
+                landmarks = None if face is None else face.landmarks
+            if landmarks is not None:
+                self.landmarks[f"{split}/{self.folder_of[label]}/{name}.png"] = np.round(landmarks, 2).tolist()
 
 
 def _mask_crops(src: Path, writer: _Writer, size: int, pad: float, holdout: float, no_face: str) -> dict:
-    finder = SubjectFinder()
     stats: dict[str, Counter] = {}
     for folder, label in MASK_CROPS_LABELS.items():
         files = sorted((src / folder).glob("*.jpg")) + sorted((src / folder).glob("*.png"))
@@ -96,17 +116,19 @@ def _mask_crops(src: Path, writer: _Writer, size: int, pad: float, holdout: floa
             if image is None:
                 counter["unreadable"] += 1
                 continue
-            box = finder(image)
-            if box is None:
+            face = writer.finder(image)
+            if face is None:
                 counter["no_face"] += 1
                 if no_face == "skip":
                     continue
                 h, w = image.shape[:2]
-                box = np.array(CENTER_BOX, np.float32) * [w, h, w, h]
+                box, landmarks = np.array(CENTER_BOX, np.float32) * [w, h, w, h], None
             else:
                 counter["face_found"] += 1
+                box = face.box
+                landmarks = None if face.landmarks is None else to_crop_frame(face.landmarks, box, size, pad)
             split = "validation" if in_holdout(f"{folder}/{path.name}", holdout) else "train"
-            writer.write(split, label, f"mc_{folder}_{path.stem}", face_crop(image, box, size, pad))
+            writer.write(split, label, f"mc_{folder}_{path.stem}", face_crop(image, box, size, pad), landmarks)
     return {label: dict(c) for label, c in stats.items()}
 
 
@@ -142,7 +164,7 @@ def prepare(cfg: Config, log=print) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=out.name + ".", suffix=".part", dir=out.parent))
     try:
-        writer = _Writer(tmp, folder_of)
+        writer = _Writer(tmp, folder_of, SubjectFinder())
         pad = cfg.classifier.crop_pad
         log(f"cutting kaggle853 '{t.voc_split}' faces from {voc} ...")
         voc_stats = _voc_faces(voc, t.voc_split, writer, t.store_size, pad, t.holdout_fraction)
@@ -158,7 +180,9 @@ def prepare(cfg: Config, log=print) -> Path:
             "written": dict(sorted(writer.counts.items())),
             "class_dirs": folder_of,
         }
+        report["no_mask_landmarks"] = len(writer.landmarks)
         (tmp / "prepare_report.json").write_text(json.dumps(report, indent=1) + "\n")
+        (tmp / LANDMARKS_FILE).write_text(json.dumps(writer.landmarks) + "\n")
         if out.exists():
             shutil.rmtree(out)
         tmp.rename(out)

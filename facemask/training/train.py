@@ -13,9 +13,13 @@ from pathlib import Path
 import numpy as np
 
 from ..config import Config
+from ..errors import InputError
+from ..types import MASK, NO_MASK
 from .augment import CCTVAugment, augment_batch, plain_batch
-from .data import Split, load_split
+from .data import LANDMARKS_FILE, Split, load_split
 from .metrics import summary
+from .report import write_plots
+from .synthetic import load_templates, put_mask
 
 MODEL_FILE = "model.keras"
 
@@ -41,30 +45,79 @@ def load_data(cfg: Config) -> tuple[Split, Split]:
     return train, val
 
 
-def _batches(cfg: Config, split: Split, rng: np.random.Generator):
+class _Batches:
+    """Shuffled, augmented batches; optional synthetic-mask samples appended to each epoch."""
+
+    def __init__(self, cfg: Config, split: Split, rng: np.random.Generator):
+        t = cfg.training
+        self.cfg, self.split, self.rng = cfg, split, rng
+        self.aug = CCTVAugment(t.input_size, min_face_px=t.min_face_px, pad=cfg.classifier.crop_pad)
+        counts = np.bincount(split.labels, minlength=len(split.classes)).astype(np.float64)
+        self.class_weights = (len(split.labels) / (len(counts) * np.maximum(counts, 1))
+                              if t.class_weight == "balanced" else np.ones(len(counts)))
+        self.donors, self.landmarks, self.templates = _synthetic_sources(cfg, split)
+        self.n_synthetic = int(round(t.synthetic_masks * counts[split.classes.index(NO_MASK)])) if len(self.donors) else 0
+        self.order = self._shuffle()
+
+    def _shuffle(self) -> np.ndarray:
+        return self.rng.permutation(len(self.split.labels) + self.n_synthetic)
+
+    def __len__(self) -> int:
+        return math.ceil(len(self.order) / self.cfg.training.batch_size)
+
+    def sample(self, i: int) -> tuple[np.ndarray, int]:
+        n = len(self.split.labels)
+        if i < n:
+            return self.split.images[i], int(self.split.labels[i])
+        donor = int(self.donors[self.rng.integers(len(self.donors))])  # a synthetic mask
+        template = self.templates[self.rng.integers(len(self.templates))]
+        image = put_mask(self.split.images[donor], self.landmarks[donor], template, self.rng)
+        return image, self.split.classes.index(MASK)
+
+    def __getitem__(self, b: int):
+        t = self.cfg.training
+        crops, labels = zip(*(self.sample(int(i)) for i in self.order[b * t.batch_size:(b + 1) * t.batch_size]))
+        crops, labels = np.stack(crops), np.array(labels, np.int32)
+        x = augment_batch(self.aug, crops, self.rng) if t.augment else plain_batch(crops, t.input_size)
+        return x.astype(np.float32), labels, self.class_weights[labels].astype(np.float32)
+
+    def on_epoch_end(self) -> None:
+        self.order = self._shuffle()
+
+
+def _synthetic_sources(cfg: Config, split: Split) -> tuple[np.ndarray, dict[int, np.ndarray], list]:
+    """Unmasked training crops with landmarks (index -> (5, 2) in loaded pixels) and templates."""
+    t = cfg.training
+    if t.synthetic_masks <= 0:
+        return np.zeros(0, np.int64), {}, []
+    path = Path(t.data_dir) / LANDMARKS_FILE
+    if not path.is_file():
+        raise InputError(f"training.synthetic_masks needs {path} (written by --prepare-data; run it again)")
+    stored = json.loads(path.read_text())
+    scale = split.images.shape[1] / t.store_size
+    no_mask = split.classes.index(NO_MASK)
+    landmarks = {}
+    for i, p in enumerate(split.paths):
+        key = "/".join(p.parts[-3:])
+        if split.labels[i] == no_mask and key in stored:
+            landmarks[i] = np.array(stored[key], np.float32) * scale
+    return np.array(sorted(landmarks), np.int64), landmarks, load_templates(t.mask_templates_dir)
+
+
+def _to_dataset(batches: _Batches):
     import keras
 
-    t = cfg.training
-    aug = CCTVAugment(t.input_size, min_face_px=t.min_face_px, pad=cfg.classifier.crop_pad)
-
-    class Batches(keras.utils.PyDataset):
-        def __init__(self):
-            super().__init__()
-            self.order = rng.permutation(len(split.labels))
-
+    class Wrapped(keras.utils.PyDataset):
         def __len__(self) -> int:
-            return math.ceil(len(split.labels) / t.batch_size)
+            return len(batches)
 
         def __getitem__(self, i: int):
-            idx = self.order[i * t.batch_size:(i + 1) * t.batch_size]
-            crops = split.images[idx]
-            x = augment_batch(aug, crops, rng) if t.augment else plain_batch(crops, t.input_size)
-            return x.astype(np.float32), split.labels[idx]
+            return batches[i]
 
         def on_epoch_end(self) -> None:
-            self.order = rng.permutation(len(split.labels))
+            batches.on_epoch_end()
 
-    return Batches()
+    return Wrapped()
 
 
 def train(cfg: Config, log=print) -> Path:
@@ -109,9 +162,16 @@ def train(cfg: Config, log=print) -> Path:
     if importlib.util.find_spec("tensorboard") is not None:  # optional: writing summaries needs it
         callbacks.append(keras.callbacks.TensorBoard(log_dir=str(out / "logs"), write_graph=False))
     start = time.time()
-    model.fit(_batches(cfg, train_split, rng), epochs=t.epochs, callbacks=callbacks, verbose=0)
+    batches = _Batches(cfg, train_split, rng)
+    if batches.n_synthetic:
+        log(f"synthetic masks: {batches.n_synthetic} per epoch from {len(batches.donors)} unmasked faces")
+    model.fit(_to_dataset(batches), epochs=t.epochs, callbacks=callbacks, verbose=0)
+    best_model = keras.models.load_model(out / MODEL_FILE)
+    auc = write_plots(out, val_split.labels, best_model.predict(x_val, batch_size=256, verbose=0),
+                      val_split.classes, "hold-out validation")
     result = {
         "config": t.model_dump(),
+        "validation_auc": auc,
         "classes": list(cfg.classifier.classes),
         "train_counts": train_split.counts(),
         "validation_counts": val_split.counts(),
