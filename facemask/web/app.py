@@ -113,15 +113,15 @@ class _StreamBody:
             self._streams.release()
 
 
-def create_app(cfg: Config, workers: list[CameraWorker], store: Store, metrics: Metrics,
-               token: str | None = None, streams: Streams | None = None) -> Flask:
+def create_app(cfg: Config, workers: list[CameraWorker], store: Store, metrics: Metrics, token: str | None = None) -> Flask:
+    """The WSGI app; its open video streams are ``app.extensions["facemask.streams"]``."""
     app = Flask(__name__, static_folder=None, template_folder=str(HERE / "templates"))
     app.json.sort_keys = False
     by_name = {w.name: w for w in workers}
     assets = load_static()
     config_json = public_config(cfg, token)
     # Each open stream holds a server thread; keep a few threads for the page and the API.
-    streams = streams or Streams(max(cfg.app.threads - 4, 1))
+    streams = app.extensions["facemask.streams"] = Streams(max(cfg.app.threads - 4, 1))
     expected = token.encode() if token else None
 
     def matches(given: str | None) -> bool:
@@ -139,7 +139,8 @@ def create_app(cfg: Config, workers: list[CameraWorker], store: Store, metrics: 
         if expected is None:
             return None
         if not authorized():
-            return Response("access token required\n", 401, {"WWW-Authenticate": "Bearer", "Content-Type": "text/plain"})
+            return Response("access token required: open /?token=TOKEN once, or send 'Authorization: Bearer TOKEN'\n",
+                            401, {"WWW-Authenticate": "Bearer", "Content-Type": "text/plain; charset=utf-8"})
         if request.args.get("token") and request.path == "/":
             return redirect("/", 303)  # the cookie set below keeps the token out of the address bar
         return None

@@ -250,8 +250,8 @@ class CameraWorker:
             except FacemaskError as exc:
                 failures += 1
                 delay = self._backoff(failures)
-                self._set_state(RECONNECTING if opened_once else ERROR, f"{exc} (retrying in {delay:.0f} s)")
-                log.warning("camera %s: %s (retrying in %.0f s)", self.name, exc, delay)
+                self._set_state(RECONNECTING if opened_once else ERROR, f"{exc} (retrying in {delay:g} s)")
+                log.warning("camera %s: %s (retrying in %g s)", self.name, exc, delay)
                 self._stop.wait(delay)
                 continue
             if opened_once:
@@ -272,8 +272,8 @@ class CameraWorker:
                 return
             failures += 1
             delay = self._backoff(failures)
-            self._set_state(RECONNECTING, f"stream dropped (reconnecting in {delay:.0f} s)")
-            log.warning("camera %s: stream dropped, reconnecting in %.0f s", self.name, delay)
+            self._set_state(RECONNECTING, f"stream dropped (reconnecting in {delay:g} s)")
+            log.warning("camera %s: stream dropped, reconnecting in %g s", self.name, delay)
             self._stop.wait(delay)
 
     def _backoff(self, failures: int) -> float:

@@ -94,23 +94,23 @@ def build_server(cfg: Config) -> Server:
     if not cfg.app.cameras:
         raise ConfigError("no camera: list app.cameras in the config or pass --source")
     token = access_token(cfg)
+    # One pipeline per camera: detectors and interpreters are not shared across threads.
+    pipelines = [FramePipeline(cfg) for _ in cfg.app.cameras]
     store = Store(cfg.app.db_path)
     store.prune(cfg.app.retention_days)
     workers: list[CameraWorker] = []
     metrics = Metrics(workers)
-    for cam in cfg.app.cameras:
-        pipeline = FramePipeline(cfg)  # per camera: detectors and interpreters are not shared across threads
+    for cam, pipeline in zip(cfg.app.cameras, pipelines):
         workers.append(CameraWorker(cam, cfg, store, lambda fps, p=pipeline: VideoSession(cfg, fps, pipeline=p),
                                     on_result=metrics.observe))
-    streams = Streams(max(cfg.app.threads - 4, 1))  # a few threads stay free for the page and the API
-    app = create_app(cfg, workers, store, metrics, token=token, streams=streams)
+    app = create_app(cfg, workers, store, metrics, token=token)
     try:
         server = create_server(app, host=cfg.app.host, port=cfg.app.port, threads=cfg.app.threads, ident="facemask",
                                outbuf_high_watermark=OUTBUF_HIGH_WATERMARK, clear_untrusted_proxy_headers=True)
     except OSError as exc:
         store.close()
         raise ConfigError(f"cannot listen on {cfg.app.host}:{cfg.app.port}: {exc.strerror}") from None
-    return Server(cfg, workers, store, server, streams)
+    return Server(cfg, workers, store, server, app.extensions["facemask.streams"])
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -10,6 +10,7 @@ const pctText = (v) => (v === null || v === undefined ? "–" : `${fmt(v, 1)} %`
 let lastEventId = 0;
 let offline = false;
 let history = {};
+let serverTime = 0; // seconds, from the latest /api/stats (the chart's "now")
 const cameraNames = [...document.querySelectorAll(".camera")].map((el) => el.dataset.camera);
 
 async function getJSON(url) {
@@ -71,6 +72,7 @@ async function refreshStats() {
     setText($("#total-undecided"), fmt(t.undecided));
     setText($("#total-pct"), pctText(t.pct_masked));
     stats.cameras.forEach((cam) => renderCamera(cam, colorOf(cam.name)));
+    serverTime = stats.time;
     setText($("#clock"), new Date(stats.time * 1000).toLocaleTimeString());
   } catch (err) {
     setOnline(false);
@@ -149,8 +151,9 @@ function drawChart() {
     }),
   ]);
   const times = series.flatMap(([, pts]) => pts.map((p) => p[0]));
-  const x0 = times.length ? Math.min(...times) : Date.now() / 1000 - 3600;
-  const x1 = Math.max(times.length ? Math.max(...times) : 0, x0 + 60);
+  const now = serverTime || Date.now() / 1000;
+  const x1 = Math.max(now, ...times);
+  const x0 = Math.min(times.length ? Math.min(...times) : x1 - 3600, x1 - 60);
   const X = (t) => pad.l + ((t - x0) / (x1 - x0)) * (w - pad.l - pad.r);
   const Y = (p) => pad.t + (1 - p / 100) * (h - pad.t - pad.b);
   for (const p of [0, 25, 50, 75, 100]) {
