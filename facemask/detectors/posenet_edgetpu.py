@@ -1,0 +1,119 @@
+"""PoseNet on a Coral Edge TPU, with the decoding done by Coral's PosenetDecoderOp.
+
+The ``posenet_..._decoder_edgetpu`` models run the network on the Edge TPU (``edgetpu-custom-op``)
+and decode the poses in a custom TFLite op shipped as a shared library by
+google-coral/project-posenet (``posenet_lib/<arch>/posenet_decoder.so``). Both are loaded as
+TFLite delegates: libedgetpu (``libedgetpu1-std`` from https://coral.ai/software/#debian-packages)
+and the decoder library. pycoral is not needed. The interpreter is Coral's ``tflite_runtime``
+when installed (the runtime libedgetpu is built against), else ai-edge-litert.
+
+When either library is missing, building the detector fails with one BackendUnavailable line
+naming what is missing, unless ``fallback_to_cpu`` is true: then ``cpu_model`` runs on the CPU
+with the numpy decoder (the ``posenet`` detector), with a warning.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+from typing import Literal
+
+import numpy as np
+from pydantic import Field
+
+from ..errors import BackendUnavailable, ModelError
+from ..models import resolve
+from .base import register
+from .pose_base import PoseFaceDetector, letterbox
+from .posenet import PoseNetConfig, posenet_runner
+
+log = logging.getLogger("facemask")
+
+
+class PoseNetEdgeTPUConfig(PoseNetConfig):
+    type: Literal["posenet_edgetpu"] = "posenet_edgetpu"  # type: ignore[assignment]
+    model: str = "posenet_mobilenet_v1_075_721_1281_quant_decoder_edgetpu"
+    edgetpu_lib: str = "libedgetpu.so.1"
+    decoder_lib: str = "posenet_decoder.so"  # a path, or a name on the library search path
+    device: str = ""  # "" = the first Edge TPU; else e.g. "usb", "usb:0", "pci:0"
+    fallback_to_cpu: bool = False
+    cpu_model: str = "posenet_mobilenet_v1_075_721_1281_quant"  # what runs when falling back
+    # The decoder op's own thresholds are fixed in the model; part_threshold and nms_radius apply
+    # to the CPU fallback only, pose_threshold to both.
+    max_poses: int = Field(10, ge=1, le=100)
+
+
+def _interpreter_module():
+    try:
+        import tflite_runtime.interpreter as tfl  # Coral's runtime, matching libedgetpu
+    except ImportError:
+        try:
+            import ai_edge_litert.interpreter as tfl
+        except ImportError:  # pragma: no cover - installed with requirements.txt
+            raise BackendUnavailable("neither tflite-runtime nor ai-edge-litert is installed") from None
+    return tfl
+
+
+def _loadable(lib: str) -> str | None:
+    """None when the shared library loads, else why not (probed with ctypes: a failed
+    ``load_delegate`` leaves a half-built object whose destructor prints a traceback)."""
+    try:
+        ctypes.CDLL(lib)
+        return None
+    except OSError as exc:
+        return str(exc)
+
+
+class PoseNetEdgeTPURunner:
+    def __init__(self, cfg: PoseNetEdgeTPUConfig):
+        missing = []
+        if _loadable(cfg.edgetpu_lib) is not None:
+            missing.append(f"the Edge TPU runtime {cfg.edgetpu_lib} (libedgetpu1-std, https://coral.ai/software/)")
+        if _loadable(cfg.decoder_lib) is not None:
+            missing.append(f"Coral's PoseNet decoder op {cfg.decoder_lib} "
+                           "(google-coral/project-posenet posenet_lib/<arch>/posenet_decoder.so)")
+        if missing:
+            raise BackendUnavailable(
+                "the Edge TPU PoseNet needs " + " and ".join(missing) + ", not found here; "
+                "set detector.fallback_to_cpu to true to run the CPU PoseNet instead"
+            )
+        tfl = _interpreter_module()
+        try:
+            delegates = [tfl.load_delegate(cfg.edgetpu_lib, {"device": cfg.device} if cfg.device else {}),
+                         tfl.load_delegate(cfg.decoder_lib)]
+        except (ValueError, OSError) as exc:
+            raise BackendUnavailable(f"no Edge TPU found or a delegate failed to load: {exc}".replace("\n", " ")) from None
+        self.model_path = str(resolve(cfg.model))
+        self.interpreter = tfl.Interpreter(model_path=self.model_path, experimental_delegates=delegates)
+        self.interpreter.allocate_tensors()
+        self.input = self.interpreter.get_input_details()[0]
+        self.height, self.width = (int(v) for v in self.input["shape"][1:3])
+        outs = self.interpreter.get_output_details()
+        if len(outs) != 4:
+            raise ModelError(f"{self.model_path}: expected PosenetDecoderOp's 4 outputs, got {len(outs)}")
+        self.outputs = outs
+        self.pose_threshold = cfg.pose_threshold
+
+    def __call__(self, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        canvas, s = letterbox(rgb, self.height, self.width)
+        self.interpreter.set_tensor(self.input["index"], canvas[None])
+        self.interpreter.invoke()
+        yx, kp_scores, pose_scores, count = (self.interpreter.get_tensor(d["index"]) for d in self.outputs)
+        n = int(np.asarray(count).reshape(-1)[0])
+        yx, kp_scores, pose_scores = yx[0, :n], kp_scores[0, :n], pose_scores[0, :n]
+        keep = pose_scores >= self.pose_threshold
+        kps = np.stack([yx[keep, :, 1] / s, yx[keep, :, 0] / s, kp_scores[keep]], axis=2)
+        return kps.astype(np.float32), pose_scores[keep].astype(np.float32)
+
+
+@register("posenet_edgetpu", PoseNetEdgeTPUConfig)
+class PoseNetEdgeTPUDetector(PoseFaceDetector):
+    def __init__(self, cfg: PoseNetEdgeTPUConfig):
+        try:
+            runner, source = PoseNetEdgeTPURunner(cfg), "posenet_edgetpu"
+        except BackendUnavailable as exc:
+            if not cfg.fallback_to_cpu:
+                raise
+            log.warning("%s; falling back to %s on the CPU", str(exc).split(";")[0], cfg.cpu_model)
+            runner, source = posenet_runner(cfg, model=cfg.cpu_model), "posenet"
+        super().__init__(cfg, runner, source)
