@@ -14,7 +14,7 @@ import json
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Iterator
 
 from flask import Flask, Response, abort, jsonify, redirect, render_template, request
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest

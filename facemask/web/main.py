@@ -10,7 +10,7 @@ import signal
 import sys
 from dataclasses import dataclass
 
-from ..config import CameraConfig, Config, load_config, parse_config
+from ..config import Config, load_config, parse_config
 from ..errors import ConfigError, FacemaskError
 from ..pipeline import FramePipeline
 from ..video import VideoSession
@@ -21,9 +21,9 @@ from .storage import Store
 
 log = logging.getLogger("facemask.web")
 
-# Largest response body waitress buffers for a slow client before the stream generator blocks;
+# Bytes waitress may queue for a slow viewer before the stream generator blocks on it;
 # a blocked stream then skips to the newest frame instead of queueing old ones (no lag).
-OUTBUF_HIGH_WATERMARK = 4 << 20
+OUTBUF_HIGH_WATERMARK = 512 << 10
 
 
 def source_cameras(items: list[str]) -> list[dict]:
