@@ -1,0 +1,214 @@
+"""``python -m facemask bench``: time each stage of the video pipeline on a video.
+
+Two passes over the same frames:
+1. sequential, one stage after the other on the main thread, to attribute time to each stage
+   (decode, then the pipeline's own ``timings_ms`` stages: detect, classify, track..., then draw,
+   encode). Wall ms and process CPU ms are both kept: on a shared machine wall time grows with
+   other people's load, CPU time much less so;
+2. pipelined, as ``python -m facemask video`` runs (decoding and encoding on their own threads),
+   for the end-to-end frames per second a user sees.
+Peak memory is the process's peak resident set size (everything loaded, both passes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import cv2
+
+from ..config import Config, load_config
+from ..errors import FacemaskError, InputError
+from ..io.sinks import VideoWriter, write_json
+from ..io.sources import VideoSource
+from ..pipeline import FramePipeline
+from .runner import NoClassifier, load_classifier
+
+
+def _session(cfg: Config, fps: float):
+    from ..video import VideoSession
+
+    classifier = load_classifier(cfg)
+    pipeline = FramePipeline(cfg, classifier=classifier or NoClassifier())
+    return VideoSession(cfg, fps, pipeline=pipeline), classifier is not None
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # kB on Linux
+
+
+def _timed(fn, *args):
+    """fn(*args) and its (wall ms, CPU ms)."""
+    w, c = time.perf_counter(), time.process_time()
+    out = fn(*args)
+    return out, ((time.perf_counter() - w) * 1e3, (time.process_time() - c) * 1e3)
+
+
+class StageClock:
+    """Wall and CPU milliseconds per stage, per frame."""
+
+    def __init__(self) -> None:
+        self.wall: dict[str, list[float]] = {}
+        self.cpu: dict[str, list[float]] = {}
+
+    def add(self, stage: str, wall_ms: float, cpu_ms: float | None = None) -> None:
+        self.wall.setdefault(stage, []).append(wall_ms)
+        if cpu_ms is not None:
+            self.cpu.setdefault(stage, []).append(cpu_ms)
+
+    def summary(self) -> dict:
+        out = {}
+        for stage, values in self.wall.items():
+            s = sorted(values)
+            out[stage] = {
+                "mean_ms": round(statistics.fmean(s), 2),
+                "p50_ms": round(s[len(s) // 2], 2),
+                "p95_ms": round(s[min(len(s) - 1, int(0.95 * len(s)))], 2),
+                "cpu_ms": round(statistics.fmean(self.cpu[stage]), 2) if stage in self.cpu else None,
+            }
+        return out
+
+
+def sequential_pass(cfg: Config, video: str, max_frames: int, warmup: int) -> dict:
+    cap = cv2.VideoCapture(video)
+    fps = cap.get(cv2.CAP_PROP_FPS) or 25.0
+    session, classified = _session(cfg, fps)
+    clock = StageClock()
+    with tempfile.TemporaryDirectory(prefix="facemask-bench-") as tmp:
+        writer = None
+        n = 0
+        while n < max_frames + warmup:
+            (ok, frame), decode = _timed(cap.read)
+            if not ok:
+                break
+            if writer is None:
+                h, w = frame.shape[:2]
+                fourcc = cv2.VideoWriter_fourcc(*cfg.output.video_codec)
+                writer = cv2.VideoWriter(str(Path(tmp) / "bench.mp4"), fourcc, fps, (w, h))
+            result, process = _timed(session.process, frame, n)
+            drawn, draw = _timed(session.draw, frame, result)
+            _, encode = _timed(writer.write, drawn)
+            if n >= warmup:  # the first frames allocate networks and buffers
+                clock.add("decode", *decode)
+                inner = 0.0
+                for stage, ms in result.timings_ms.items():
+                    clock.add(stage, ms)
+                    inner += ms
+                clock.add("other", max(process[0] - inner, 0.0))
+                clock.add("process", *process)
+                clock.add("draw", *draw)
+                clock.add("encode", *encode)
+                clock.add("faces", float(len(result.faces)))
+            n += 1
+        if writer is not None:
+            writer.release()
+    cap.release()
+    frames = max(n - warmup, 0)
+    if frames == 0:
+        raise InputError(f"{video}: fewer than {warmup + 1} frames could be decoded")
+    stages = clock.summary()
+    faces = stages.pop("faces")["mean_ms"]
+    process = stages.pop("process")
+    total = sum(stages[s]["mean_ms"] for s in ("decode", "draw", "encode")) + process["mean_ms"]
+    cpu = sum(stages[s]["cpu_ms"] for s in ("decode", "draw", "encode")) + process["cpu_ms"]
+    return {
+        "frames": frames, "width": int(frame.shape[1]) if frames else 0, "height": int(frame.shape[0]) if frames else 0,
+        "classifier": classified, "faces_per_frame": round(faces, 2), "stages": stages,
+        "total_ms": round(total, 2), "total_cpu_ms": round(cpu, 2),
+        "fps_sequential": round(1000.0 / total, 2) if total else None,
+        # 2 cores fully busy: the best a perfectly overlapped pipeline could do on this CPU time
+        "fps_cpu_bound_2_cores": round(2000.0 / cpu, 2) if cpu else None,
+    }
+
+
+def pipelined_pass(cfg: Config, video: str, max_frames: int, warmup: int) -> dict:
+    """The `video` command's loop: decode ahead and encode on threads, detect on the main one."""
+    source = VideoSource(video)
+    session, _ = _session(cfg, source.info.fps)
+    with tempfile.TemporaryDirectory(prefix="facemask-bench-") as tmp:
+        writer = VideoWriter(Path(tmp) / "bench.mp4", source.info.fps, (source.info.width, source.info.height),
+                             cfg.output.video_codec)
+        n, start = 0, None
+        with source:
+            for frame in source:
+                if n == warmup:
+                    start = time.perf_counter()
+                if n >= max_frames + warmup:
+                    break
+                result = session.process(frame, n)
+                writer.write(session.draw(frame, result))
+                n += 1
+        writer.close()  # waits for the encoder: its backlog is part of the time
+        elapsed = time.perf_counter() - start if start is not None else 0.0
+    frames = max(n - warmup, 0)
+    return {"frames": frames, "fps": round(frames / elapsed, 2) if elapsed > 0 else None}
+
+
+def bench(cfg: Config, video: str, max_frames: int = 100, warmup: int = 3, pipelined: bool = True) -> dict:
+    cpu_count = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    out = {
+        "video": Path(video).name, "cpus": cpu_count, "load_avg_1min_start": round(os.getloadavg()[0], 2),
+        "opencv_threads": cv2.getNumThreads(), "detector": cfg.detector.model_dump(),
+        "tracker": cfg.tracker.enabled, "detect_every": cfg.tracker.detect_every,
+        "sequential": sequential_pass(cfg, video, max_frames, warmup),
+    }
+    if pipelined:
+        out["pipelined"] = pipelined_pass(cfg, video, max_frames, warmup)
+    out["load_avg_1min_end"] = round(os.getloadavg()[0], 2)
+    out["peak_rss_mb"] = round(peak_rss_mb(), 1)
+    return out
+
+
+def format_report(r: dict) -> str:
+    seq = r["sequential"]
+    lines = [
+        f"video {r['video']} {seq['width']}x{seq['height']}, {seq['frames']} frames, "
+        f"{seq['faces_per_frame']} faces/frame, "
+        f"classifier {'on' if seq['classifier'] else 'missing (not timed)'}, "
+        f"{r['cpus']} cpus, load average {r['load_avg_1min_start']} -> {r['load_avg_1min_end']}",
+        f"{'stage':<10}{'mean ms':>9}{'p50':>8}{'p95':>8}{'cpu ms':>8}",
+    ]
+    for stage, s in seq["stages"].items():
+        cpu = "" if s["cpu_ms"] is None else f"{s['cpu_ms']:.1f}"
+        lines.append(f"{stage:<10}{s['mean_ms']:>9.1f}{s['p50_ms']:>8.1f}{s['p95_ms']:>8.1f}{cpu:>8}")
+    lines.append(f"{'total':<10}{seq['total_ms']:>9.1f}{'':>16}{seq['total_cpu_ms']:>8.1f}")
+    lines.append(f"fps: sequential {seq['fps_sequential']}, CPU-bound on 2 cores {seq['fps_cpu_bound_2_cores']}"
+                 + (f", pipelined (as `video` runs) {r['pipelined']['fps']}" if "pipelined" in r else ""))
+    lines.append(f"peak memory (RSS): {r['peak_rss_mb']} MB")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m facemask bench", description=__doc__.split("\n")[0])
+    p.add_argument("--config", default="configs/config-x86.json")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                   help="override a config value (repeatable)")
+    p.add_argument("--video", required=True, help="video file to time")
+    p.add_argument("--max-frames", type=int, default=100, help="frames timed after the warm-up (default %(default)s)")
+    p.add_argument("--warmup", type=int, default=3, help="frames run before timing (default %(default)s)")
+    p.add_argument("--no-pipelined", action="store_true", help="skip the threaded end-to-end pass")
+    p.add_argument("--json", help="also write the numbers to this JSON file")
+    args = p.parse_args(argv)
+    try:
+        cfg = load_config(args.config, args.overrides)
+        if not Path(args.video).is_file():
+            raise InputError(f"{args.video}: no such file")
+        report = bench(cfg, args.video, args.max_frames, args.warmup, not args.no_pipelined)
+    except FacemaskError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    print(format_report(report))
+    if args.json:
+        write_json(args.json, report)
+        print(f"wrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
