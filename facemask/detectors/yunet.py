@@ -23,7 +23,7 @@ from .base import nms_faces, register, tile_grid
 class YuNetConfig(Section):
     type: Literal["yunet"] = "yunet"
     model: str = "face_detection_yunet_2023mar"
-    score_threshold: float = Field(0.6, ge=0.0, le=1.0)
+    score_threshold: float = Field(0.5, ge=0.0, le=1.0)
     nms_threshold: float = Field(0.3, ge=0.0, le=1.0)
     top_k: int = Field(5000, ge=1)
     upscale: float = Field(2.0, ge=0.25, le=4.0)
