@@ -3,23 +3,20 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import re
 import signal
-import sys
 from dataclasses import dataclass
 
-from ..config import Config, load_config, parse_config
-from ..errors import ConfigError, FacemaskError
+from ..cli import run_command
+from ..config import Config, parse_config
+from ..errors import ConfigError
 from ..pipeline import FramePipeline
 from ..video import VideoSession
 from .app import Streams, create_app
 from .camera import CameraWorker
 from .metrics import Metrics
 from .storage import Store
-
-log = logging.getLogger("facemask.web")
 
 # Bytes waitress may queue for a slow viewer before the stream generator blocks on it;
 # a blocked stream then skips to the newest frame instead of queueing old ones (no lag).
@@ -113,25 +110,10 @@ def build_server(cfg: Config) -> Server:
     return Server(cfg, workers, store, server, app.extensions["facemask.streams"])
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="inference_main_app.py",
-                                description="Web GUI: live annotated video, people counts and % masked per camera.")
-    p.add_argument("--config", default="configs/config-x86.json", help="JSON config (default: %(default)s)")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
-                   help="override a config value, e.g. --set app.port=8080 (repeatable)")
-    p.add_argument("--source", action="append", default=[], metavar="[NAME=]SOURCE",
-                   help="video file, rtsp:// or http:// URL, or webcam index; replaces app.cameras (repeatable)")
-    args = p.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    logging.getLogger("waitress").setLevel(logging.WARNING)
-    try:
-        cfg = load_config(args.config, args.overrides)
-        if args.source:
-            cfg = with_sources(cfg, args.source, "--source")
-        server = build_server(cfg)
-    except FacemaskError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return exc.exit_code
+def serve(cfg: Config, args: argparse.Namespace) -> int:
+    if args.source:
+        cfg = with_sources(cfg, args.source, "--source")
+    server = build_server(cfg)
 
     def on_signal(signum, frame) -> None:
         server.streams.stop()  # end the video responses while the server can still send
@@ -144,3 +126,14 @@ def main(argv: list[str] | None = None) -> int:
     server.run()
     print("facemask app: stopped", flush=True)
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="inference_main_app.py",
+                                description="Web GUI: live annotated video, people counts and % masked per camera.")
+    p.add_argument("--config", default="configs/config-x86.json", help="JSON config (default: %(default)s)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                   help="override a config value, e.g. --set app.port=8080 (repeatable)")
+    p.add_argument("--source", action="append", default=[], metavar="[NAME=]SOURCE",
+                   help="video file, rtsp:// or http:// URL, or webcam index; replaces app.cameras (repeatable)")
+    return run_command(serve, argv, p)  # a FacemaskError becomes one line on stderr and exit code 2
