@@ -112,7 +112,7 @@ def video_cost(cfg: Config, frames: list[np.ndarray]) -> dict:
     found = [len(_timed_detect(detector, frame, times, cpu)) for frame in frames]
     h, w = frames[0].shape[:2]
     return {"ms_per_frame": round(statistics.median(times), 1), "cpu_ms_per_frame": round(statistics.median(cpu), 1),
-            "faces_per_frame": round(float(np.mean(found)), 2),
+            "faces_per_frame": round(float(np.mean(found)), 2), "frames": len(frames),
             "detector_scale": round(min(cfg.detector.upscale, cfg.detector.max_side / max(w, h)), 3)}
 
 
