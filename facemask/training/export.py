@@ -21,6 +21,7 @@ from .augment import CCTVAugment, augment_batch, plain_batch
 from .data import load_split
 
 CALIBRATION_SAMPLES = 400
+KIND_TEXT = {"float32": "float32 TFLite", "int8": "int8 TFLite (uint8 in/out)", "onnx": "float32 ONNX"}
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
@@ -111,7 +112,7 @@ def install(paths: dict[str, Path], what: str, log=print) -> None:
             "bytes": dest.stat().st_size,
             "url": "",
             "license": "MIT (trained by facemask)",
-            "what": f"{what}, {kind}, RGB 0..255 input (see facemask/weights/MODEL_CARD.md)",
+            "what": f"{what}, {KIND_TEXT.get(kind, kind)}, RGB 0..255 input (see facemask/weights/MODEL_CARD.md)",
         }
         log(f"installed {dest} as catalog entry '{name}'")
     _atomic_write(CATALOG_PATH, (json.dumps(dict(sorted(entries.items())), indent=1) + "\n").encode("utf-8"))
