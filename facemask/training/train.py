@@ -131,10 +131,13 @@ def train(cfg: Config, log=print) -> Path:
     keras.utils.set_random_seed(t.seed)
     rng = np.random.default_rng(t.seed)
     train_split, val_split = load_data(cfg)
-    log(f"train {train_split.counts()}  validation {val_split.counts()}")
+    log(f"train {train_split.counts()}  hold-out validation {val_split.counts()}")
 
+    batches = _Batches(cfg, train_split, rng)
+    if batches.n_synthetic:
+        log(f"synthetic masks: {batches.n_synthetic} per epoch from {len(batches.donors)} unmasked faces")
     model = build_model(cfg)
-    steps = t.epochs * math.ceil(len(train_split.labels) / t.batch_size)
+    steps = t.epochs * len(batches)
     schedule = keras.optimizers.schedules.CosineDecay(t.learning_rate, decay_steps=steps, alpha=0.02)
     model.compile(optimizer=keras.optimizers.Adam(schedule), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
 
@@ -155,16 +158,13 @@ def train(cfg: Config, log=print) -> Path:
                 best.update(m, epoch=epoch + 1)
                 model.save(tmp_model)
                 os.replace(tmp_model, out / MODEL_FILE)
-            log(f"epoch {epoch + 1}/{t.epochs} loss {row['loss']:.4f} val acc {m['accuracy']:.4f} "
+            log(f"epoch {epoch + 1}/{t.epochs} loss {row['loss']:.4f} hold-out acc {m['accuracy']:.4f} "
                 f"balanced {m['balanced_accuracy']:.4f}{'  *saved' if improved else ''}")
 
     callbacks = [Checkpoint()]
     if importlib.util.find_spec("tensorboard") is not None:  # optional: writing summaries needs it
         callbacks.append(keras.callbacks.TensorBoard(log_dir=str(out / "logs"), write_graph=False))
     start = time.time()
-    batches = _Batches(cfg, train_split, rng)
-    if batches.n_synthetic:
-        log(f"synthetic masks: {batches.n_synthetic} per epoch from {len(batches.donors)} unmasked faces")
     model.fit(_to_dataset(batches), epochs=t.epochs, callbacks=callbacks, verbose=0)
     best_model = keras.models.load_model(out / MODEL_FILE)
     auc = write_plots(out, val_split.labels, best_model.predict(x_val, batch_size=256, verbose=0),
@@ -180,7 +180,7 @@ def train(cfg: Config, log=print) -> Path:
         "train_seconds": round(time.time() - start, 1),
     }
     _write_json(out / "metrics.json", result)
-    log(f"best epoch {best['epoch']}: val accuracy {best['accuracy']:.4f} balanced {best['balanced_accuracy']:.4f} "
+    log(f"best epoch {best['epoch']}: hold-out accuracy {best['accuracy']:.4f} balanced {best['balanced_accuracy']:.4f} "
         f"-> {out / MODEL_FILE}")
     return out / MODEL_FILE
 
