@@ -31,8 +31,9 @@ def _atomic_write(path: Path, data: bytes) -> None:
 
 
 def _stem(cfg: Config) -> str:
-    """File stem of the exported model: ``ofm_classifier``, ``mobilenetv2_classifier``..."""
-    return f"{cfg.training.backbone}_classifier"
+    """File stem of the exported model: ``ofm_classifier``, ``ofm_classifier_3class``..."""
+    n = len(cfg.classifier.classes)
+    return f"{cfg.training.backbone}_classifier" + ("" if n == 2 else f"_{n}class")
 
 
 def representative_crops(cfg: Config, n: int = CALIBRATION_SAMPLES) -> np.ndarray:
