@@ -65,3 +65,79 @@ def shade_outside(image: np.ndarray, area: tuple[float, float, float, float], fa
     mask[max(y1, 0):max(y2, 0), max(x1, 0):max(x2, 0)] = False
     image[mask] = (image[mask] * factor).astype(np.uint8)
     cv2.rectangle(image, (x1, y1), (x2 - 1, y2 - 1), (255, 255, 255), 1)
+
+
+# ---------------------------------------------------------------- video: people and statistics
+
+UNDECIDED_COLOR = (0, 215, 255)  # yellow: tracked, not decided yet
+STATIC_COLOR = (200, 90, 200)  # purple: a face that never moves (poster, painting)
+
+
+def person_color(decision: str, status: str) -> tuple[int, int, int]:
+    if status == "static":
+        return STATIC_COLOR
+    return COLORS.get(decision, UNDECIDED_COLOR)
+
+
+def person_text(track_id: int | None, decision: str, balance: int, status: str) -> str:
+    """``#12 mask +37``: the track id, its decision and its vote balance (mask - unmasked)."""
+    if track_id is None:
+        return "new"
+    if status == "static":
+        return f"#{track_id} static"
+    word = "?" if decision == "undecided" else decision.replace("_", " ")
+    return f"#{track_id} {word} {balance:+d}"
+
+
+def draw_person(image: np.ndarray, face: Face, track_id: int | None, decision: str, balance: int,
+                status: str, landmarks: bool = False) -> None:
+    """A tracked face coloured by its person-level decision; thin and grey-edged when the face
+    is not classified in this frame (filtered: too small, outside the area, not frontal)."""
+    x1, y1, x2, y2 = (int(round(v)) for v in face.box)
+    color = person_color(decision, status)
+    small = max(x2 - x1, y2 - y1) < 40
+    if face.skip_reason:
+        cv2.rectangle(image, (x1, y1), (x2, y2), SKIPPED, 1, cv2.LINE_AA)
+        cv2.rectangle(image, (x1 + 1, y1 + 1), (x2 - 1, y2 - 1), color, 1, cv2.LINE_AA)
+    else:
+        cv2.rectangle(image, (x1, y1), (x2, y2), color, 1 if small else 2, cv2.LINE_AA)
+    text = person_text(track_id, decision, balance, status)
+    if face.skip_reason:
+        text += f" ({face.skip_reason.replace('_', ' ')})"
+    put_label(image, text, x1, y1 - 1, color, scale=0.35 if small else 0.45)
+    if landmarks and face.landmarks is not None:
+        for px, py in face.landmarks:
+            cv2.circle(image, (int(px), int(py)), 1, (255, 255, 0), -1)
+
+
+def stats_lines(stats: dict) -> list[str]:
+    """The panel text from a statistics snapshot (facemask.stats counters)."""
+    pct = stats.get("pct_masked")
+    return [
+        f"people {stats.get('people', 0)}   in view {stats.get('in_view', 0)}",
+        f"masked {stats.get('masked', 0)}   unmasked {stats.get('unmasked', 0)}"
+        + (f" (incorrect {stats['mask_incorrect']})" if stats.get("mask_incorrect") else ""),
+        f"undecided {stats.get('undecided', 0)}   static {stats.get('static_faces', 0)}",
+        "masked " + ("--" if pct is None else f"{pct:.0f}%") + " of decided",
+    ]
+
+
+def draw_stats_panel(image: np.ndarray, stats: dict, origin: tuple[int, int] = (8, 8)) -> np.ndarray:
+    """A dark translucent panel with the people counters, top-left, sized to the frame."""
+    lines = stats_lines(stats)
+    h, w = image.shape[:2]
+    scale = min(max(w / 1600.0, 0.4), 1.0)
+    thick = 1 if scale < 0.7 else 2
+    sizes = [cv2.getTextSize(t, FONT, scale, thick)[0] for t in lines]
+    line_h = max(s[1] for s in sizes) + int(10 * scale) + 2
+    pw = max(s[0] for s in sizes) + 16
+    ph = line_h * len(lines) + 10
+    x, y = origin
+    x2, y2 = min(x + pw, w), min(y + ph, h)
+    if x2 <= x or y2 <= y:
+        return image
+    roi = image[y:y2, x:x2]
+    roi[:] = (roi * 0.35).astype(np.uint8)
+    for i, text in enumerate(lines):
+        cv2.putText(image, text, (x + 8, y + (i + 1) * line_h), FONT, scale, (255, 255, 255), thick, cv2.LINE_AA)
+    return image

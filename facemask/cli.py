@@ -134,6 +134,8 @@ def main_images(argv: list[str] | None = None) -> int:
 # ---------------------------------------------------------------- video
 
 def video(cfg: Config, args) -> int:
+    """Annotated video, per-frame JSONL and, with tracking: people events (OUT.events.jsonl),
+    a summary (OUT.summary.json) and one row per person (OUT.people.csv)."""
     from .io.sinks import JsonlWriter, VideoWriter
     from .io.sources import VideoSource
     from .video import VideoSession
@@ -144,8 +146,10 @@ def video(cfg: Config, args) -> int:
     if out.suffix.lower() not in (".mp4", ".webm", ".avi"):
         raise InputError(f"{out}: output video must end in .mp4, .webm or .avi")
     session = VideoSession(cfg, info.fps)
+    stem = out.with_suffix("")
     writer = VideoWriter(out, info.fps, (info.width, info.height), cfg.output.video_codec)
     jsonl = JsonlWriter(args.jsonl or out.with_suffix(".jsonl"))
+    events = JsonlWriter(stem.with_name(stem.name + ".events.jsonl")) if cfg.tracker.enabled else None
     tally, n = Tally(), 0
     total = info.frames if args.max_frames is None else min(info.frames or args.max_frames, args.max_frames)
     start = time.perf_counter()
@@ -154,22 +158,39 @@ def video(cfg: Config, args) -> int:
             for frame in source:
                 if args.max_frames is not None and n >= args.max_frames:
                     break
+                detected = session.detected_frames
                 result = session.process(frame, n)
                 jsonl.write(result.to_json())
-                tally.add(result)
+                if session.detected_frames > detected:  # faces carried by the tracker are not new detections
+                    tally.add(result)
                 writer.write(session.draw(frame, result))
+                if events is not None:
+                    for event in session.pop_events():
+                        events.write(event)
                 n += 1
                 bar.update(1)
-        reports = session.write_reports(out.with_suffix(""))
+        session.finish()
+        if events is not None:
+            for event in session.pop_events():
+                events.write(event)
+        reports = session.write_reports(stem)
     except BaseException:
         writer.abort()
         jsonl.abort()
+        if events is not None:
+            events.abort()
         raise
     writer.close()
     jsonl.close()
+    if events is not None:
+        events.close()
+        reports.insert(0, events.path)
     elapsed = time.perf_counter() - start
+    people = session.summary()
+    if people.get("pct_masked") is None and people:
+        people["pct_masked"] = "-"
     print_summary("facemask video", {
-        "frames": n, "failed": 0, **tally.as_dict(), **session.summary(),
+        "frames": n, "failed": 0, "detected_frames": session.detected_frames, **tally.as_dict(), **people,
         "fps": n / elapsed if elapsed > 0 else 0.0, "output": str(out), "jsonl": str(jsonl.path),
         **({"reports": ", ".join(str(p) for p in reports)} if reports else {}),
     })

@@ -57,29 +57,69 @@ class FiltersConfig(Section):
     min_face_size: int = Field(16, ge=0, le=4096)
     detection_area: Margins = Margins()
     frontal_only: bool = False
+    # Static faces (posters, paintings, mannequins): a track followed for ``static_after_frames``
+    # frames whose box centre stayed within ``static_max_motion`` face sizes and whose first box
+    # region mostly kept its look (mean grey-level change <= ``static_max_change`` on at least
+    # half of its detections) is not counted as a person, but reported apart, until it moves or
+    # changes. 0 frames disables the filter.
+    static_after_frames: int = Field(50, ge=0)
+    static_max_motion: float = Field(0.5, gt=0.0)
+    static_max_change: float = Field(8.0, ge=0.0, le=255.0)
 
 
 class TrackerConfig(Section):
+    """norfair Kalman tracking of faces (video only); see facemask.tracking."""
+
     enabled: bool = True
+    # Run detector + classifier on one frame in ``detect_every``; the tracker carries the boxes in between.
     detect_every: int = Field(1, ge=1, le=30)
+    # What is tracked: the two box corners, or the corners plus the five landmarks.
+    points: Literal["box", "box_landmarks"] = "box"
+    # "euclidean": mean point distance in units of the track's face size (a 15 px face that moved
+    # 10 px still matches); "iou": 1 - IoU of the boxes. A detection farther than the threshold
+    # from every track starts a new one.
+    distance: Literal["euclidean", "iou"] = "euclidean"
+    distance_threshold: float = Field(1.5, gt=0.0)
+    # Frames a track lives on without a matching detection (norfair's hit_counter_max).
+    hit_counter_max: int = Field(25, ge=1, le=1000)
+    # Kalman filter (norfair's OptimizedKalmanFilterFactory): measurement noise R and process
+    # noise Q. A low R follows the detections closely, which carries small faces best.
+    kalman_r: float = Field(0.5, gt=0.0)
+    kalman_q: float = Field(0.5, gt=0.0)
+    # Detections a new track needs before it gets an id (sets norfair's initialization_delay).
+    init_detections: int = Field(2, ge=1, le=100)
+
+    @model_validator(mode="after")
+    def _counters(self) -> "TrackerConfig":
+        need = self.detect_every * self.init_detections
+        if self.hit_counter_max < need:
+            raise ValueError(f"hit_counter_max must be at least detect_every * init_detections ({need})")
+        return self
 
 
 class VoteConfig(Section):
+    """Per-person voting (facemask.votes): mask_prob > high votes mask, < low votes unmasked."""
+
     low: float = Field(0.2, ge=0.0, le=1.0)
     high: float = Field(0.8, ge=0.0, le=1.0)
-    cap: int = Field(100, ge=1)
-    min_votes: int = Field(3, ge=1)
+    cap: int = Field(100, ge=1)  # |balance| never exceeds this, so a change of mask wins quickly
+    min_votes: int = Field(3, ge=1)  # decided when |mask votes - unmasked votes| >= min_votes
 
     @model_validator(mode="after")
     def _order(self) -> "VoteConfig":
         if self.low > self.high:
             raise ValueError("vote.low must not exceed vote.high")
+        if self.cap < self.min_votes:
+            raise ValueError("vote.cap must be at least vote.min_votes, or nobody is ever decided")
         return self
 
 
 class StatsConfig(Section):
-    min_track_frames: int = Field(5, ge=1)
-    interval_s: float = Field(10.0, gt=0.0)
+    """People statistics (facemask.stats)."""
+
+    min_track_frames: int = Field(5, ge=1)  # a track spanning fewer frames is not a person
+    interval_s: float = Field(10.0, gt=0.0)  # time series bucket, seconds of video time
+    snapshot_intervals: int = Field(360, ge=1)  # intervals returned by a live snapshot
 
 
 class OutputConfig(Section):

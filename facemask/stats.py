@@ -1,0 +1,218 @@
+"""People statistics from tracks: who counts as a person, their decisions, events, a time series.
+
+A confirmed track (one with an id) is, at any time, in one status:
+
+* ``pending``: not yet ``stats.min_track_frames`` frames between its first and latest
+  detection, or neither moved nor old enough for the static test (``filters.static_after_frames``);
+* ``person``: counted, for good. Long enough, and moved, or passed the static test, or ended
+  before the static test could apply;
+* ``static``: did not move nor change look in ``static_after_frames`` frames (a poster, a
+  painting, see :meth:`facemask.tracking.Track.is_static`): reported apart, not counted; it
+  becomes a person if it moves or changes later;
+* ``short``: ended while pending and too short: not counted.
+
+% masked = masked / (masked + unmasked + mask_incorrect) among counted people; mask_incorrect
+counts as unmasked there and is also reported apart.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+
+from .config import FiltersConfig, StatsConfig
+from .tracking import Track
+from .types import INCORRECT, MASK, NO_MASK
+from .votes import UNDECIDED
+
+PENDING, PERSON, STATIC, SHORT = "pending", "person", "static", "short"
+
+CSV_HEADER = [
+    "track_id", "status", "decision", "balance", "mask_votes", "no_mask_votes", "mask_incorrect_votes",
+    "abstain", "not_classified", "classified", "mean_mask_prob", "first_frame", "last_frame",
+    "first_s", "last_s", "frames", "detections", "mean_face_px", "motion", "x1", "y1", "x2", "y2",
+]  # x1..y2: the latest detected box
+
+
+def track_status(track: Track, ended: bool, previous: str, stats: StatsConfig, filters: FiltersConfig) -> str:
+    """The status rules of the module docstring; once a person, always a person."""
+    if previous == PERSON:
+        return PERSON
+    if track.is_static(filters):
+        return STATIC
+    if track.span >= stats.min_track_frames and (
+        track.moved or ended or filters.static_after_frames == 0 or track.span >= filters.static_after_frames
+    ):
+        return PERSON
+    return SHORT if ended else PENDING
+
+
+def pct(part: int, whole: int) -> float | None:
+    return round(100.0 * part / whole, 2) if whole else None
+
+
+def decision_counts(c: Counter[str]) -> dict:
+    """Counters for people whose decisions are counted in ``c`` (decision -> people)."""
+    decided = c[MASK] + c[NO_MASK] + c[INCORRECT]
+    return {
+        "people": sum(c.values()), "masked": c[MASK], "unmasked": c[NO_MASK] + c[INCORRECT],
+        "mask_incorrect": c[INCORRECT], "undecided": c[UNDECIDED], "decided": decided,
+        "pct_masked": pct(c[MASK], decided),
+    }
+
+
+@dataclass(eq=False)
+class Record:
+    track: Track
+    status: str = PENDING
+    decision: str = UNDECIDED
+    ended: bool = False
+    decided_once: bool = False
+
+
+@dataclass
+class Interval:
+    index: int
+    ids: set[int] = field(default_factory=set)  # people seen during the interval
+    new: int = 0  # people whose track started in the interval
+
+
+class PeopleStats:
+    """Fed once per frame with the tracker's step; produces events, counters and a time series."""
+
+    def __init__(self, cfg: StatsConfig, filters: FiltersConfig, fps: float):
+        self.cfg, self.filters, self.fps = cfg, filters, fps
+        self.records: dict[int, Record] = {}
+        self._counts: Counter[tuple[str, str]] = Counter()  # (status, decision) -> records
+        self.series: list[dict] = []
+        self._interval: Interval | None = None
+        self.frame = -1
+        self.time_s = 0.0
+        self.in_view = 0  # people tracked on the latest frame
+
+    # ------------------------------------------------------------- per frame
+
+    def update(self, frame: int, active: list[Track], ended: list[Track]) -> list[dict]:
+        self.frame, self.time_s = frame, frame / self.fps
+        events: list[dict] = []
+        self._roll_intervals(events)
+        for track in active:
+            if track.id is not None:
+                self._refresh(track, False, events)
+        for track in ended:
+            if track.id is not None:
+                self._refresh(track, True, events)
+        self.in_view = 0
+        for track in active:
+            rec = self.records.get(track.id) if track.id is not None else None
+            if rec is not None and rec.status == PERSON:
+                self.in_view += 1
+                if track.last_seen == frame:  # detected in this interval, not only coasting
+                    self._interval.ids.add(track.id)
+        return events
+
+    def finish(self, tracks: list[Track]) -> list[dict]:
+        """End the remaining tracks and close the last interval (end of video)."""
+        events: list[dict] = []
+        for track in tracks:
+            if track.id is not None:
+                self._refresh(track, True, events)
+        if self._interval is not None:
+            self.series.append(self._close(self._interval, end_s=self.time_s + 1.0 / self.fps))
+            self._interval = None
+        self.in_view = 0
+        return events
+
+    def _event(self, kind: str, rec: Record, **extra) -> dict:
+        t = rec.track
+        return {
+            "event": kind, "frame": self.frame, "time_s": round(self.time_s, 3), "track_id": t.id,
+            "status": rec.status, "decision": rec.decision, "balance": t.votes.balance, **extra,
+        }
+
+    def _refresh(self, track: Track, ended: bool, events: list[dict]) -> None:
+        rec = self.records.get(track.id)
+        if rec is None:
+            rec = self.records[track.id] = Record(track)
+            self._counts[(rec.status, rec.decision)] += 1
+            events.append(self._event("track_started", rec))
+        if rec.ended:
+            return
+        status = track_status(track, ended, rec.status, self.cfg, self.filters)
+        decision = track.votes.decision
+        old_status, old_decision = rec.status, rec.decision
+        if (status, decision) != (old_status, old_decision):
+            self._counts[(old_status, old_decision)] -= 1
+            self._counts[(status, decision)] += 1
+            rec.status, rec.decision = status, decision
+        if status != old_status and status in (PERSON, STATIC):
+            events.append(self._event(status, rec, previous_status=old_status))
+            if status == PERSON and self._interval is not None:
+                self._interval.new += 1
+        if decision != old_decision:
+            kind = "decision_changed" if rec.decided_once else "decided"
+            rec.decided_once = True
+            events.append(self._event(kind, rec, previous=old_decision))
+        if ended:
+            rec.ended = True
+            events.append(self._event("track_ended", rec, **self.row_dict(rec)))
+
+    # ------------------------------------------------------------- intervals
+
+    def _roll_intervals(self, events: list[dict]) -> None:
+        index = int(self.time_s // self.cfg.interval_s)
+        if self._interval is None:
+            self._interval = Interval(index)
+            return
+        while self._interval.index < index:
+            self.series.append(self._close(self._interval))
+            self._interval = Interval(self._interval.index + 1)
+
+    def _close(self, iv: Interval, end_s: float | None = None) -> dict:
+        """The interval's entry: people detected in it, by their decision as of now."""
+        decisions = Counter(self.records[i].decision for i in iv.ids if self.records[i].status == PERSON)
+        end = (iv.index + 1) * self.cfg.interval_s
+        return {
+            "start_s": round(iv.index * self.cfg.interval_s, 3),
+            "end_s": round(end if end_s is None else min(end, end_s), 3),
+            "new_people": iv.new, **decision_counts(decisions),
+        }
+
+    # ------------------------------------------------------------- reports
+
+    def counters(self) -> dict:
+        people = Counter({d: n for (s, d), n in self._counts.items() if s == PERSON})
+        return {
+            **decision_counts(people),
+            "static_faces": sum(n for (s, _), n in self._counts.items() if s == STATIC),
+            "in_view": self.in_view,
+        }
+
+    def snapshot(self) -> dict:
+        series = self.series[-self.cfg.snapshot_intervals:]
+        if self._interval is not None:
+            series = series + [{**self._close(self._interval, end_s=self.time_s + 1.0 / self.fps), "partial": True}]
+        return {"frame": self.frame, "time_s": round(self.time_s, 3), **self.counters(),
+                "interval_s": self.cfg.interval_s, "series": series}
+
+    def row_dict(self, rec: Record) -> dict:
+        t = rec.track
+        v = t.votes
+        mean_prob = v.mean_prob
+        box = [round(float(x), 1) for x in t.face.box] if t.face is not None else [None] * 4
+        return {
+            "track_id": t.id, "status": rec.status, "decision": rec.decision, "balance": v.balance,
+            "mask_votes": v.counts[MASK], "no_mask_votes": v.counts[NO_MASK],
+            "mask_incorrect_votes": v.counts[INCORRECT], "abstain": v.counts["abstain"],
+            "not_classified": v.counts["none"], "classified": v.classified,
+            "mean_mask_prob": None if mean_prob is None else round(mean_prob, 4),
+            "first_frame": t.first_frame, "last_frame": t.last_seen,
+            "first_s": round(t.first_frame / self.fps, 3), "last_s": round(t.last_seen / self.fps, 3),
+            "frames": t.span, "detections": t.detections, "mean_face_px": round(t.mean_size, 1),
+            "motion": round(t.motion, 3) if math.isfinite(t.motion) else None,
+            **dict(zip(("x1", "y1", "x2", "y2"), box)),
+        }
+
+    def rows(self) -> list[list]:
+        return [[self.row_dict(r)[k] for k in CSV_HEADER] for r in sorted(self.records.values(), key=lambda r: r.track.id)]

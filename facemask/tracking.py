@@ -1,0 +1,253 @@
+"""Follow faces across frames: norfair's Kalman tracker on the detector's boxes, one vote box per track.
+
+The detector runs on one frame in ``tracker.detect_every``; norfair is told the period so a track
+survives the frames in between, and its Kalman estimate carries the box on those frames. Only the
+faces of detection frames are classified, and each classifier output votes for the track that
+matched its face (see :mod:`facemask.votes`).
+
+Each track also keeps how far its detected box centre has moved, in face sizes, and how often
+the region of its first box changed look, so that a face that never moves (a poster, a
+painting, a mannequin) can be told from a person. Box motion alone cannot: people standing in
+front of a camera move their heads by less than a fifth of a face for seconds, no more than a
+painting's detection jitters; but their faces change (talking, blinking, masks) and a painting's
+pixels do not.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+from norfair import Detection, Tracker
+from norfair.distances import VectorizedDistance
+from norfair.filter import OptimizedKalmanFilterFactory
+
+from .config import FiltersConfig, TrackerConfig, VoteConfig
+from .types import Face
+from .votes import VoteState
+
+
+def face_points(face: Face, with_landmarks: bool) -> np.ndarray:
+    """The points norfair tracks: box corners (2, 2), then the five landmarks when asked.
+
+    A face without landmarks (e.g. from a pose) gets its box centre in their place, so every
+    detection of a tracker has the same number of points.
+    """
+    box = np.asarray(face.box, np.float64).reshape(2, 2)
+    if not with_landmarks:
+        return box
+    marks = face.landmarks if face.landmarks is not None else np.tile(box.mean(axis=0), (5, 1))
+    return np.vstack([box, np.asarray(marks, np.float64).reshape(5, 2)])
+
+
+def iou_distance(candidates: np.ndarray, objects: np.ndarray) -> np.ndarray:
+    """(N, K) 1 - IoU between the boxes (first four values of each row)."""
+    a, b = candidates[:, None, :4], objects[None, :, :4]
+    iw = np.clip(np.minimum(a[..., 2], b[..., 2]) - np.maximum(a[..., 0], b[..., 0]), 0, None)
+    ih = np.clip(np.minimum(a[..., 3], b[..., 3]) - np.maximum(a[..., 1], b[..., 1]), 0, None)
+    inter = iw * ih
+    area_a = np.clip(a[..., 2] - a[..., 0], 0, None) * np.clip(a[..., 3] - a[..., 1], 0, None)
+    area_b = np.clip(b[..., 2] - b[..., 0], 0, None) * np.clip(b[..., 3] - b[..., 1], 0, None)
+    return 1.0 - inter / np.maximum(area_a + area_b - inter, 1e-6)
+
+
+def size_normalized_distance(candidates: np.ndarray, objects: np.ndarray) -> np.ndarray:
+    """(N, K) mean distance between corresponding points, in units of the object's face size,
+    so one threshold serves 15 px and 150 px faces alike."""
+    n, k = len(candidates), len(objects)
+    pc = candidates.reshape(n, 1, -1, 2)
+    po = objects.reshape(1, k, -1, 2)
+    mean_dist = np.linalg.norm(pc - po, axis=-1).mean(axis=-1)
+    size = np.maximum(np.maximum(objects[:, 2] - objects[:, 0], objects[:, 3] - objects[:, 1]), 1.0)
+    return mean_dist / size[None, :]
+
+
+DISTANCES = {"iou": iou_distance, "euclidean": size_normalized_distance}
+
+PATCH = 16  # side of the grey patch compared for the static-face test
+
+
+def look(image: np.ndarray, box: np.ndarray) -> np.ndarray | None:
+    """The zero-mean grey PATCH x PATCH patch of ``image`` in ``box`` (None when the box is off
+    the image). Zero mean, so a global brightness change is not a change of look."""
+    h, w = image.shape[:2]
+    x1, y1 = max(int(box[0]), 0), max(int(box[1]), 0)
+    x2, y2 = min(int(np.ceil(box[2])), w), min(int(np.ceil(box[3])), h)
+    if x2 - x1 < 2 or y2 - y1 < 2:
+        return None
+    region = cv2.resize(image[y1:y2, x1:x2], (PATCH, PATCH), interpolation=cv2.INTER_AREA)
+    grey = cv2.cvtColor(region, cv2.COLOR_BGR2GRAY) if region.ndim == 3 else region
+    grey = grey.astype(np.float32)
+    return grey - grey.mean()
+
+
+@dataclass(eq=False)
+class Track:
+    """One followed face: where it is, what it voted, how far it moved."""
+
+    votes: VoteState
+    first_frame: int
+    box: np.ndarray  # (4,) current Kalman estimate x1, y1, x2, y2
+    id: int | None = None  # norfair's id, given once the track is confirmed
+    last_seen: int = -1  # last frame with a matching detection
+    detections: int = 0
+    face: Face | None = None  # the face of the latest matching detection
+    moved: bool = False  # box centre moved more than static_max_motion face sizes (sticky)
+    looks: int = 0  # detections whose first-box region was compared with the first look
+    changes: int = 0  # ... and differed by more than static_max_change grey levels
+    _ref_box: np.ndarray | None = None
+    _ref_look: np.ndarray | None = None
+    _cmin: np.ndarray = field(default_factory=lambda: np.full(2, np.inf))
+    _cmax: np.ndarray = field(default_factory=lambda: np.full(2, -np.inf))
+    _size_sum: float = 0.0
+
+    @property
+    def span(self) -> int:
+        """Frames from the first to the latest detection, both included."""
+        return self.last_seen - self.first_frame + 1 if self.detections else 0
+
+    @property
+    def mean_size(self) -> float:
+        return self._size_sum / self.detections if self.detections else 0.0
+
+    @property
+    def motion(self) -> float:
+        """Extent of the detected centres over the track's life, in face sizes."""
+        if not self.detections:
+            return 0.0
+        return float(np.max(self._cmax - self._cmin) / max(self.mean_size, 1.0))
+
+    def is_static(self, filters: FiltersConfig) -> bool:
+        """Followed ``static_after_frames`` frames or more without moving and, where its look was
+        compared, unchanged on most detections."""
+        if filters.static_after_frames == 0 or self.span < filters.static_after_frames or self.moved:
+            return False
+        return 2 * self.changes < self.looks or self.looks == 0
+
+    def observe(self, face: Face, frame: int, filters: FiltersConfig, image: np.ndarray | None = None) -> None:
+        """A detection matched this track: record position and look, and the face's classifier vote."""
+        self.face = face
+        self.last_seen = frame
+        self.detections += 1
+        self._size_sum += max(face.width, face.height)
+        centre = np.array(face.center)
+        self._cmin = np.minimum(self._cmin, centre)
+        self._cmax = np.maximum(self._cmax, centre)
+        self.moved = self.moved or self.motion > filters.static_max_motion
+        if image is not None and filters.static_after_frames > 0 and not self.moved:
+            self._compare_look(image, face.box, filters.static_max_change)
+        self.votes.cast(face.mask_prob, face.class_probs)  # None (not classified) casts no vote
+
+    def _compare_look(self, image: np.ndarray, box: np.ndarray, max_change: float) -> None:
+        if self._ref_box is None:
+            self._ref_box = np.asarray(box, np.float32).copy()
+            self._ref_look = look(image, self._ref_box)
+            return
+        now = look(image, self._ref_box)
+        if now is None or self._ref_look is None:
+            return
+        self.looks += 1
+        self.changes += float(np.abs(now - self._ref_look).mean()) > max_change
+
+    def carried_face(self) -> Face | None:
+        """The latest detected face moved to the current Kalman estimate (for frames without detection)."""
+        if self.face is None:
+            return None
+        f = self.face
+        shift = (self.box[:2] + self.box[2:]) / 2 - np.asarray(f.center)
+        return Face(
+            box=self.box.astype(np.float32), score=f.score,
+            landmarks=None if f.landmarks is None else (f.landmarks + shift).astype(np.float32),
+            source="tracker", skip_reason=f.skip_reason, track_id=self.id,
+        )
+
+
+@dataclass
+class TrackerStep:
+    active: list[Track]  # tracks alive after this frame (confirmed or not)
+    started: list[Track]  # tracks confirmed (given an id) on this frame
+    ended: list[Track]  # tracks that died on this frame
+
+
+class FaceTracker:
+    """norfair's Tracker plus per-track votes and motion. Call :meth:`update` once per frame."""
+
+    def __init__(self, cfg: TrackerConfig, vote: VoteConfig, filters: FiltersConfig):
+        self.cfg, self.vote, self.filters = cfg, vote, filters
+        self._with_landmarks = cfg.points == "box_landmarks"
+        self._norfair = Tracker(
+            distance_function="iou",  # replaced below by our vectorized distance
+            distance_threshold=cfg.distance_threshold,
+            hit_counter_max=cfg.hit_counter_max,
+            # A new track starts at hit_counter = period and gains one period per detection cycle,
+            # so this delay confirms it on its ``init_detections``-th detection.
+            initialization_delay=cfg.detect_every * cfg.init_detections - 1,
+            filter_factory=OptimizedKalmanFilterFactory(R=cfg.kalman_r, Q=cfg.kalman_q),
+            past_detections_length=0,
+        )
+        # norfair's constructor takes a distance name or a scalar (per-pair, slow) function; a
+        # vectorized one with our own metric is set on the instance.
+        self._norfair.distance_function = VectorizedDistance(DISTANCES[cfg.distance])
+        self._tracks: dict[object, Track] = {}  # norfair TrackedObject -> Track
+        self.last_detection_frame: int | None = None
+        self._since_detection = 0
+
+    def update(self, frame: int, faces: list[Face] | None, image: np.ndarray | None = None) -> TrackerStep:
+        """Advance one frame. ``faces`` are this frame's detections (classified or not), or None
+        when the detector did not run on this frame; ``image`` (BGR) is the frame, for the
+        static-face test."""
+        if faces is None:
+            self._norfair.update()
+            self._since_detection += 1
+        else:
+            dets = [Detection(face_points(f, self._with_landmarks), data=(frame, f)) for f in faces if f.width > 0 and f.height > 0]
+            # norfair's period: tracker steps per detection, so a track's hit counter gains as
+            # much per detection as it loses over the frames without one.
+            period = self.cfg.detect_every if self.last_detection_frame is None else self._since_detection + 1
+            self._norfair.update(dets, period=period)
+            self.last_detection_frame = frame
+            self._since_detection = 0
+        started: list[Track] = []
+        alive: dict[object, Track] = {}
+        for obj in self._norfair.tracked_objects:
+            if not obj.hit_counter_is_positive:
+                continue  # dead: norfair drops it at the next update, it can never match again
+            track = self._tracks.get(obj)
+            est = obj.estimate[:2].reshape(4)
+            if track is None:
+                track = Track(votes=VoteState(self.vote), first_frame=frame, box=est.copy())
+            track.box = est.copy()
+            stamp, face = obj.last_detection.data
+            if faces is not None and stamp == frame:
+                track.observe(face, frame, self.filters, image)
+            if track.id is None and obj.id is not None:
+                track.id = obj.id
+                started.append(track)
+            if track.id is not None and track.face is not None and track.last_seen == frame:
+                track.face.track_id = track.id
+            alive[obj] = track
+        ended = [t for obj, t in self._tracks.items() if obj not in alive]
+        self._tracks = alive
+        return TrackerStep(active=list(alive.values()), started=started, ended=ended)
+
+    def finish(self) -> list[Track]:
+        """End every track (end of the video); returns them."""
+        ended = list(self._tracks.values())
+        self._tracks = {}
+        return ended
+
+    def faces_now(self) -> list[Face]:
+        """Faces for a frame without detection: every track matched at the latest detection,
+        at its Kalman estimate (tracks coasting without a match are not shown)."""
+        out = []
+        for track in self._tracks.values():
+            if track.last_seen == self.last_detection_frame:
+                face = track.carried_face()
+                if face is not None:
+                    out.append(face)
+        return out
+
+    @property
+    def tracks(self) -> list[Track]:
+        return list(self._tracks.values())
