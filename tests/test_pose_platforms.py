@@ -71,7 +71,8 @@ def test_platform_configs_differ_from_x86_only_in_platform_detector_classifier(p
     x86 = json.loads((REPO / "configs" / "config-x86.json").read_text())
     other = json.loads((REPO / "configs" / f"config-{platform}.json").read_text())
     assert other.keys() == x86.keys()
-    assert {k for k in x86 if x86[k] != other[k]} == {"platform", "detector", "classifier"}
+    differ = {k for k in x86 if x86[k] != other[k]}
+    assert differ == {"platform", "detector", "classifier"}, "run python scripts/sync_platform_configs.py"
     assert other["classifier"].keys() - x86["classifier"].keys() <= {"max_batch"}
     cfg = load_config(REPO / "configs" / f"config-{platform}.json")
     assert cfg.platform == platform
