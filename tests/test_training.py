@@ -194,3 +194,28 @@ def test_metrics_summary():
     assert m["accuracy"] == 0.75 and m["recall"] == {"mask": 2 / 3, "no_mask": 1.0}
     assert m["balanced_accuracy"] == pytest.approx(5 / 6)
     assert m["confusion"] == [[2, 1], [0, 1]]
+
+
+def test_mobilenetv1_imagenet_backbone_matches_the_extractor():
+    """The Keras rebuild with dequantized weights computes the mirror's .tflite embedding."""
+    import cv2
+    import keras
+    from ai_edge_litert.interpreter import Interpreter
+
+    from facemask.models import resolve
+    from facemask.training.backbones.mobilenetv1_imagenet import EXTRACTOR, build
+
+    inputs = keras.Input((224, 224, 3))
+    model = keras.Model(inputs, build(inputs))
+    assert not model.trainable_weights  # frozen: only a head on top is trained
+    image = cv2.resize(cv2.imread(str(next((MASK_CROPS / "with_mask").glob("*.jpg")))), (224, 224))[:, :, ::-1]
+    it = Interpreter(model_path=str(resolve(EXTRACTOR)))
+    it.allocate_tensors()
+    it.set_tensor(it.get_input_details()[0]["index"], np.ascontiguousarray(image)[None])
+    it.invoke()
+    out = it.get_output_details()[0]
+    scale, zero = out["quantization"]
+    ref = (it.get_tensor(out["index"]).astype(np.float32).reshape(-1) - zero) * scale
+    ours = model.predict(image[None].astype(np.float32), verbose=0).reshape(-1)
+    assert np.corrcoef(ref, ours)[0, 1] > 0.99
+    assert np.abs(ref - ours).mean() < 0.1 * np.abs(ref).mean()
