@@ -8,7 +8,7 @@ import pytest
 
 from facemask.config import parse_config
 from facemask.detectors import build_detector
-from facemask.detectors.fusion import FusionDetector, box_iou, fuse
+from facemask.detectors.fusion import FusionDetector, fuse
 from facemask.errors import ConfigError
 from facemask.types import Face
 from tests.conftest import VIDEOS
@@ -20,11 +20,6 @@ def face(x1, y1, x2, y2, score=0.9, source="yunet", landmarks=False, keypoints=F
         landmarks=np.zeros((5, 2), np.float32) + x1 if landmarks else None,
         keypoints={"nose": (x1 + 5.0, y1 + 5.0, 0.8)} if keypoints else None,
     )
-
-
-def test_box_iou():
-    iou = box_iou(np.array([[0, 0, 10, 10], [20, 20, 30, 30]]), np.array([[5, 0, 15, 10], [0, 0, 10, 10]]))
-    np.testing.assert_allclose(iou, [[1 / 3, 1.0], [0.0, 0.0]])
 
 
 def test_fuse_keeps_the_face_detector_box_and_adds_what_pose_found():

@@ -20,6 +20,7 @@ import numpy as np
 from pydantic import Field, field_validator
 
 from ..config import Section
+from ..evaluation.metrics import box_iou
 from ..types import Face
 from .base import FaceDetector, register, registry
 
@@ -44,19 +45,6 @@ class FusionConfig(Section):
                 raise ValueError(f"detectors[{i}]: a fusion cannot contain another fusion")
             out.append(detector_config_model(member["type"]).model_validate(member, strict=True))
         return out
-
-
-def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """(N, 4) x (M, 4) x1 y1 x2 y2 boxes -> (N, M) intersection over union."""
-    a = np.asarray(a, np.float64).reshape(-1, 4)
-    b = np.asarray(b, np.float64).reshape(-1, 4)
-    lt = np.maximum(a[:, None, :2], b[None, :, :2])
-    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = np.prod(np.clip(rb - lt, 0, None), axis=2)
-    area_a = np.prod(np.clip(a[:, 2:] - a[:, :2], 0, None), axis=1)
-    area_b = np.prod(np.clip(b[:, 2:] - b[:, :2], 0, None), axis=1)
-    union = area_a[:, None] + area_b[None, :] - inter
-    return np.where(union > 0, inter / np.where(union > 0, union, 1.0), 0.0)
 
 
 def _absorb(kept: Face, other: Face) -> None:
