@@ -64,6 +64,16 @@ def _loadable(lib: str) -> str | None:
         return str(exc)
 
 
+def decoder_op_poses(yx: np.ndarray, kp_scores: np.ndarray, pose_scores: np.ndarray, count: np.ndarray,
+                     pose_threshold: float) -> tuple[np.ndarray, np.ndarray]:
+    """PosenetDecoderOp's outputs -> keypoints (N, 17, 3) x, y, score and (N,) person scores."""
+    n = int(np.asarray(count).reshape(-1)[0])
+    yx, kp_scores, pose_scores = yx[0, :n], kp_scores[0, :n], pose_scores[0, :n]
+    keep = pose_scores >= pose_threshold
+    kps = np.stack([yx[keep, :, 1], yx[keep, :, 0], kp_scores[keep]], axis=2)
+    return kps.astype(np.float32), pose_scores[keep].astype(np.float32)
+
+
 class PoseNetEdgeTPURunner:
     def __init__(self, cfg: PoseNetEdgeTPUConfig):
         missing = []
@@ -88,22 +98,23 @@ class PoseNetEdgeTPURunner:
         self.interpreter.allocate_tensors()
         self.input = self.interpreter.get_input_details()[0]
         self.height, self.width = (int(v) for v in self.input["shape"][1:3])
-        outs = self.interpreter.get_output_details()
-        if len(outs) != 4:
-            raise ModelError(f"{self.model_path}: expected PosenetDecoderOp's 4 outputs, got {len(outs)}")
-        self.outputs = outs
+        # PosenetDecoderOp's outputs, told apart by rank: keypoints (1, N, 17, 2) as y, x in input
+        # pixels, keypoint scores (1, N, 17), pose scores (1, N), and the pose count.
+        by_rank = {max(len(d["shape"]), 1): d for d in self.interpreter.get_output_details()}
+        if sorted(by_rank) != [1, 2, 3, 4]:
+            raise ModelError(f"{self.model_path}: not a PoseNet model with Coral's decoder op (outputs "
+                             f"{[list(d['shape']) for d in self.interpreter.get_output_details()]})")
+        self.outputs = [by_rank[r] for r in (4, 3, 2, 1)]
         self.pose_threshold = cfg.pose_threshold
 
     def __call__(self, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         canvas, s = letterbox(rgb, self.height, self.width)
         self.interpreter.set_tensor(self.input["index"], canvas[None])
         self.interpreter.invoke()
-        yx, kp_scores, pose_scores, count = (self.interpreter.get_tensor(d["index"]) for d in self.outputs)
-        n = int(np.asarray(count).reshape(-1)[0])
-        yx, kp_scores, pose_scores = yx[0, :n], kp_scores[0, :n], pose_scores[0, :n]
-        keep = pose_scores >= self.pose_threshold
-        kps = np.stack([yx[keep, :, 1] / s, yx[keep, :, 0] / s, kp_scores[keep]], axis=2)
-        return kps.astype(np.float32), pose_scores[keep].astype(np.float32)
+        outputs = (self.interpreter.get_tensor(d["index"]) for d in self.outputs)
+        kps, scores = decoder_op_poses(*outputs, pose_threshold=self.pose_threshold)
+        kps[:, :, :2] /= s
+        return kps, scores
 
 
 @register("posenet_edgetpu", PoseNetEdgeTPUConfig)
