@@ -20,9 +20,6 @@ from .base import register
 from .pose_base import PoseDetectorConfig, PoseFaceDetector, dequantized, letterbox, tflite_interpreter
 from .posenet_decode import decode_multiple_poses
 
-STRIDE = 16
-
-
 class PoseNetConfig(PoseDetectorConfig):
     type: Literal["posenet"] = "posenet"
     model: str = "posenet_mobilenet_v1_075_481_641_quant"
@@ -50,6 +47,8 @@ class PoseNetRunner:
                 f"{self.model_path} is not a PoseNet component model: expected outputs float_heatmaps, "
                 f"float_short_offsets, float_mid_offsets; it has {', '.join(sorted(by_name))}"
             ) from None
+        # Inputs are (grid - 1) * stride + 1 pixels high: 16 for these models.
+        self.stride = (self.height - 1) // max(int(self.outputs[0]["shape"][1]) - 1, 1)
         self.decode_args = dict(max_poses=max_poses, part_threshold=part_threshold,
                                 pose_threshold=pose_threshold, nms_radius=nms_radius)
 
@@ -58,7 +57,7 @@ class PoseNetRunner:
         self.interpreter.set_tensor(self.input["index"], canvas[None])
         self.interpreter.invoke()
         heatmaps, short, mid = (dequantized(self.interpreter, d)[0] for d in self.outputs)
-        kps, scores = decode_multiple_poses(heatmaps, short, mid, STRIDE, **self.decode_args)
+        kps, scores = decode_multiple_poses(heatmaps, short, mid, self.stride, **self.decode_args)
         kps[:, :, :2] /= s
         return kps, scores
 
