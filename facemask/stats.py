@@ -4,8 +4,8 @@ A confirmed track (one with an id) is, at any time, in one status:
 
 * ``pending``: not yet ``stats.min_track_frames`` frames between its first and latest
   detection, or neither moved nor old enough for the static test (``filters.static_after_frames``);
-* ``person``: counted, for good. Long enough, and moved, or passed the static test, or ended
-  before the static test could apply;
+* ``person``: counted, for good. Long enough, and moved, or passed the static test (at
+  ``static_after_frames``, or over its whole life when it ended younger);
 * ``static``: did not move nor change look in ``static_after_frames`` frames (a poster, a
   painting, see :meth:`facemask.tracking.Track.is_static`): reported apart, not counted; it
   becomes a person if it moves or changes later;
@@ -39,7 +39,7 @@ def track_status(track: Track, ended: bool, previous: str, stats: StatsConfig, f
     """The status rules of the module docstring; once a person, always a person."""
     if previous == PERSON:
         return PERSON
-    if track.is_static(filters):
+    if track.is_static(filters, final=ended):
         return STATIC
     if track.span >= stats.min_track_frames and (
         track.moved or ended or filters.static_after_frames == 0 or track.span >= filters.static_after_frames

@@ -53,14 +53,18 @@ def iou_distance(candidates: np.ndarray, objects: np.ndarray) -> np.ndarray:
 
 
 def size_normalized_distance(candidates: np.ndarray, objects: np.ndarray) -> np.ndarray:
-    """(N, K) mean distance between corresponding points, in units of the object's face size,
-    so one threshold serves 15 px and 150 px faces alike."""
+    """(N, K) mean distance between corresponding points, in units of the smaller of the two
+    faces, so one threshold serves 15 px and 150 px faces alike and a large box never swallows
+    a small face far from it."""
     n, k = len(candidates), len(objects)
     pc = candidates.reshape(n, 1, -1, 2)
     po = objects.reshape(1, k, -1, 2)
     mean_dist = np.linalg.norm(pc - po, axis=-1).mean(axis=-1)
-    size = np.maximum(np.maximum(objects[:, 2] - objects[:, 0], objects[:, 3] - objects[:, 1]), 1.0)
-    return mean_dist / size[None, :]
+
+    def size(rows: np.ndarray) -> np.ndarray:
+        return np.maximum(np.maximum(rows[:, 2] - rows[:, 0], rows[:, 3] - rows[:, 1]), 1.0)
+
+    return mean_dist / np.minimum(size(candidates)[:, None], size(objects)[None, :])
 
 
 DISTANCES = {"iou": iou_distance, "euclidean": size_normalized_distance}
@@ -118,10 +122,16 @@ class Track:
             return 0.0
         return float(np.max(self._cmax - self._cmin) / max(self.mean_size, 1.0))
 
-    def is_static(self, filters: FiltersConfig) -> bool:
-        """Followed ``static_after_frames`` frames or more without moving and, where its look was
-        compared, unchanged on most detections."""
-        if filters.static_after_frames == 0 or self.span < filters.static_after_frames or self.moved:
+    def is_static(self, filters: FiltersConfig, final: bool = False) -> bool:
+        """Did not move and, where its look was compared, kept it on most detections, over
+        ``static_after_frames`` frames or more; ``final`` (the track has ended): over its whole
+        life, however short, provided its look was compared at least once."""
+        if filters.static_after_frames == 0 or self.moved:
+            return False
+        if final:
+            if self.looks == 0:
+                return False
+        elif self.span < filters.static_after_frames:
             return False
         return 2 * self.changes < self.looks or self.looks == 0
 

@@ -165,12 +165,15 @@ def test_a_face_that_never_moves_nor_changes_is_static(every):
     assert not person.is_static(config.filters) and person.changes == person.looks > 0
 
 
-def test_a_walking_face_is_never_static_and_young_tracks_are_not_judged():
+def test_a_walking_face_is_never_static_and_young_tracks_are_judged_when_they_end():
     config = cfg(filters={"static_after_frames": 40})
-    _, _, ended, _ = run_tracker(config, [[face(10 + 2 * i, 60)] for i in range(80)])
-    assert ended[0].moved and not ended[0].is_static(config.filters)
-    _, _, ended, _ = run_tracker(config, [[face(60, 60)] for _ in range(30)], scene(False))
-    assert not ended[0].is_static(config.filters)  # 30 frames < static_after_frames
+    _, _, ended, _ = run_tracker(config, [[face(10 + 2 * i, 60)] for i in range(80)], scene(False))
+    assert ended[0].moved and not ended[0].is_static(config.filters, final=True)
+    _, _, ended, _ = run_tracker(config, [[face(60, 60), face(140, 60)] for _ in range(30)], scene(False))
+    poster, person = sorted(ended, key=lambda t: t.face.box[0])
+    assert not poster.is_static(config.filters)  # alive: 30 frames < static_after_frames
+    assert poster.is_static(config.filters, final=True)  # ended: its whole life is the evidence
+    assert not person.is_static(config.filters, final=True)
 
 
 # ---------------------------------------------------------------- people statistics

@@ -1,0 +1,106 @@
+"""People on real video, with the product config (configs/config-x86.json) and the real models:
+follow each person, decide once per person, count them, report % masked.
+
+Each video is processed once per module (the 4-people clip through the command a user runs, so
+its output files are checked too); the cost is the detector on one frame in detect_every.
+"""
+
+import csv
+import json
+
+import pytest
+
+from facemask.io.sources import VideoSource
+from facemask.video import VideoSession
+from tests.conftest import VIDEOS, run_script
+
+FOUR_PEOPLE = VIDEOS / "mask_putting_on_4people_diazoniclabs.mp4"
+PAINTING = (412, 78, 560, 270)  # the framed painting on the wall (a masked face in it), pixels
+
+
+def inside(row: dict, area) -> bool:
+    cx = (float(row["x1"]) + float(row["x2"])) / 2
+    cy = (float(row["y1"]) + float(row["y2"])) / 2
+    return area[0] <= cx <= area[2] and area[1] <= cy <= area[3]
+
+
+def run_session(config, video):
+    session = VideoSession(config, VideoSource(video).info.fps)
+    events = []
+    with VideoSource(video) as source:
+        for i, frame in enumerate(source):
+            session.process(frame, i)
+            events += session.pop_events()
+    session.finish()
+    return session, events + session.pop_events()
+
+
+@pytest.fixture(scope="module")
+def four_people(tmp_path_factory):
+    out = tmp_path_factory.mktemp("four") / "four.mp4"
+    proc = run_script("inference_video.py", "--config", "configs/config-x86.json", "--input_video_path", FOUR_PEOPLE,
+                      "--output_video", out, "--no-progress")
+    assert proc.returncode == 0, proc.stderr
+    stem = out.with_suffix("")
+    events = [json.loads(line) for line in stem.with_name("four.events.jsonl").read_text().splitlines()]
+    summary = json.loads(stem.with_name("four.summary.json").read_text())
+    rows = list(csv.DictReader(stem.with_name("four.people.csv").open()))
+    return proc, events, summary, rows
+
+
+def test_four_people_are_counted_once_each_and_the_painting_is_not(four_people):
+    proc, _, summary, rows = four_people
+    people = [r for r in rows if r["status"] == "person"]
+    assert summary["people"] == len(people) == 4, rows
+    assert "people: 4" in proc.stdout
+    # the painting's masked face is followed but reported as static, never as a person
+    assert any(r["status"] == "static" and inside(r, PAINTING) for r in rows), rows
+    assert not any(inside(r, PAINTING) for r in people)
+    assert summary["static_faces"] >= 1
+
+
+def test_four_people_unmasked_first_then_all_masked(four_people):
+    _, events, summary, rows = four_people
+    people = {int(r["track_id"]) for r in rows if r["status"] == "person"}
+    for tid in people:
+        mine = [e for e in events if e["track_id"] == tid and e["event"] in ("decided", "decision_changed")]
+        assert mine and mine[0]["event"] == "decided", (tid, mine)
+        assert mine[0]["decision"] == "no_mask" and mine[0]["time_s"] <= 2.0, (tid, mine[0])
+        assert mine[-1]["decision"] == "mask", (tid, mine[-1])  # the change is in the events
+    assert (summary["masked"], summary["unmasked"], summary["undecided"], summary["pct_masked"]) == (4, 0, 0, 100.0)
+    assert [e["frame"] for e in events] == sorted(e["frame"] for e in events)
+
+
+def test_four_people_outputs_are_complete(four_people):
+    _, events, summary, rows = four_people
+    assert {e["event"] for e in events} >= {"track_started", "person", "static", "decided", "decision_changed", "track_ended"}
+    ended = [e for e in events if e["event"] == "track_ended"]
+    assert sorted(e["track_id"] for e in ended) == sorted(int(r["track_id"]) for r in rows)
+    assert summary["frames"] == 414 and summary["series"] and summary["series"][-1]["end_s"] <= 16.6
+
+
+# Both targets below fail with the classifier of facemask/weights (9d3701a, no_mask recall 0.89 on
+# kaggle853 val) and pass nothing else: strict xfail, so the day a classifier meets them this
+# turns red and the marker must go.
+@pytest.mark.xfail(strict=True, reason=(
+    "classifier: a walker in a hat, 13-19 px face under the brim (frames 33-57, box ~(963,167,982,191)), "
+    "gets mask_prob 0.93-0.99 on 7 of 7 detections and is decided masked"))
+def test_town_centre_nobody_is_decided_masked(x86_config):
+    session, _ = run_session(x86_config, VIDEOS / "towncentre_clip_1080p.mp4")
+    c = session.stats.counters()
+    assert c["decided"] >= 2, c  # enough people decided for the check to mean something
+    masked = [session.stats.row_dict(r) for r in session.stats.records.values()
+              if r.status == "person" and r.decision == "mask"]
+    assert c["masked"] == 0, masked
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "classifier: 6.3% of per-frame outputs are > 0.8 (mask) on these unmasked fans, concentrated on "
+    "the same faces (hands/fists in front, caps, faces cut by the frame edge), so 29 of 310 decided "
+    "people (9.4%) are decided masked, e.g. tracks at (828,0) 52/0 votes, (47,630) 49/0, (21,39) 34/1"))
+def test_stadium_hands_near_mouths_are_rarely_decided_masked(x86_config):
+    session, _ = run_session(x86_config, VIDEOS / "crowd_stadium_dense_faces_720p.mp4")
+    c = session.stats.counters()
+    assert c["decided"] >= 50, c
+    assert c["masked"] <= 0.05 * c["decided"], c
+
