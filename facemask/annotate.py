@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import cv2
 import numpy as np
 
@@ -122,22 +124,28 @@ def stats_lines(stats: dict) -> list[str]:
     ]
 
 
-def draw_stats_panel(image: np.ndarray, stats: dict, origin: tuple[int, int] = (8, 8)) -> np.ndarray:
-    """A dark translucent panel with the people counters, top-left, sized to the frame."""
-    lines = stats_lines(stats)
-    h, w = image.shape[:2]
-    scale = min(max(w / 1600.0, 0.4), 1.0)
-    thick = 1 if scale < 0.7 else 2
+@lru_cache(maxsize=64)
+def _panel_text(lines: tuple[str, ...], scale: float, thick: int) -> np.ndarray:
+    """The panel's text as a mask, rendered once per distinct text (the counters change rarely,
+    anti-aliased text on every frame would not)."""
     sizes = [cv2.getTextSize(t, FONT, scale, thick)[0] for t in lines]
     line_h = max(s[1] for s in sizes) + int(10 * scale) + 2
-    pw = max(s[0] for s in sizes) + 16
-    ph = line_h * len(lines) + 10
-    x, y = origin
-    x2, y2 = min(x + pw, w), min(y + ph, h)
-    if x2 <= x or y2 <= y:
-        return image
-    roi = image[y:y2, x:x2]
-    roi[:] = (roi * 0.35).astype(np.uint8)
+    mask = np.zeros((line_h * len(lines) + 10, max(s[0] for s in sizes) + 16), np.uint8)
     for i, text in enumerate(lines):
-        cv2.putText(image, text, (x + 8, y + (i + 1) * line_h), FONT, scale, (255, 255, 255), thick, cv2.LINE_AA)
+        cv2.putText(mask, text, (8, (i + 1) * line_h), FONT, scale, 255, thick, cv2.LINE_AA)
+    return mask
+
+
+def draw_stats_panel(image: np.ndarray, stats: dict, origin: tuple[int, int] = (8, 8)) -> np.ndarray:
+    """A dark translucent panel with the people counters, top-left, sized to the frame."""
+    h, w = image.shape[:2]
+    scale = round(min(max(w / 1600.0, 0.4), 1.0), 2)
+    text = _panel_text(tuple(stats_lines(stats)), scale, 1 if scale < 0.7 else 2)
+    x, y = origin
+    ph, pw = min(text.shape[0], h - y), min(text.shape[1], w - x)
+    if ph <= 0 or pw <= 0:
+        return image
+    roi = image[y:y + ph, x:x + pw]
+    cv2.convertScaleAbs(roi, roi, alpha=0.35)  # darken the background in place
+    cv2.max(roi, cv2.cvtColor(text[:ph, :pw], cv2.COLOR_GRAY2BGR), roi)  # white, anti-aliased text
     return image

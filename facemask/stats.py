@@ -89,7 +89,7 @@ class PeopleStats:
         self._interval: Interval | None = None
         self.frame = -1
         self.time_s = 0.0
-        self.in_view = 0  # people tracked on the latest frame
+        self.in_view = 0  # people and pending (not static) tracks followed on the latest frame
 
     # ------------------------------------------------------------- per frame
 
@@ -106,10 +106,11 @@ class PeopleStats:
         self.in_view = 0
         for track in active:
             rec = self.records.get(track.id) if track.id is not None else None
-            if rec is not None and rec.status == PERSON:
-                self.in_view += 1
-                if track.last_seen == frame:  # detected in this interval, not only coasting
-                    self._interval.ids.add(track.id)
+            if rec is None or rec.status not in (PERSON, PENDING):
+                continue
+            self.in_view += 1  # followed now, counted or about to be
+            if rec.status == PERSON and track.last_seen == frame:  # detected, not only coasting
+                self._interval.ids.add(track.id)
         return events
 
     def finish(self, tracks: list[Track]) -> list[dict]:

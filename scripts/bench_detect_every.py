@@ -1,0 +1,135 @@
+#!/usr/bin/env python3
+"""Speed and per-frame face recall of ``tracker.detect_every`` on a video, end to end.
+
+For each value, runs the video command exactly as a user does (decode, detect on one frame in N,
+track, classify, draw, encode the output video, write the reports) and reads:
+
+* fps: the command's own end-to-end figure (frames / wall time of its frame loop);
+* CPU ms per frame: user + system time of the command over the frames (all threads): on a
+  shared machine this says what the wall-clock fps would be on idle cores;
+* per-frame face recall against the run with ``detect_every = 1``: the faces of every frame
+  (detected, or carried by the tracker) matched one-to-one to the reference faces at IoU >= 0.5;
+  also for the reference faces of at least ``--min-size`` px (those the classifier sees).
+
+The "lag 1" line is the reference against itself one frame earlier: how much of a frame's
+faces the detector's own previous frame matches at IoU >= 0.5. Small faces jitter from frame to
+frame, so carrying boxes over frames without detection cannot beat it by much.
+
+    python scripts/bench_detect_every.py                       # Town Centre 1080p, N = 1..4
+    python scripts/bench_detect_every.py --every 1 3 --repeat 3 --set detector.upscale=1.0
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_VIDEO = REPO.parent / "shared" / "videos" / "towncentre_clip_1080p.mp4"
+
+
+def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    tl = np.maximum(a[:, None, :2], b[None, :, :2])
+    br = np.minimum(a[:, None, 2:], b[None, :, 2:])
+    inter = np.prod(np.clip(br - tl, 0, None), axis=2)
+    area = lambda x: (x[:, 2] - x[:, 0]) * (x[:, 3] - x[:, 1])  # noqa: E731
+    return inter / np.maximum(area(a)[:, None] + area(b)[None, :] - inter, 1e-9)
+
+
+def matched(ref: np.ndarray, test: np.ndarray, thr: float = 0.5) -> int:
+    """Greedy one-to-one matching, best IoU first."""
+    if len(ref) == 0 or len(test) == 0:
+        return 0
+    iou = iou_matrix(ref, test)
+    n = 0
+    while True:
+        i, j = np.unravel_index(np.argmax(iou), iou.shape)
+        if iou[i, j] < thr:
+            return n
+        n += 1
+        iou[i, :] = -1
+        iou[:, j] = -1
+
+
+def recall(ref: list[np.ndarray], test: list[np.ndarray], min_size: float = 0.0) -> float:
+    """% of the reference faces (min side >= min_size) matched in the same frame."""
+    hit = total = 0
+    for r, t in zip(ref, test):
+        r = r[np.minimum(r[:, 2] - r[:, 0], r[:, 3] - r[:, 1]) >= min_size]
+        hit += matched(r, t)
+        total += len(r)
+    return 100.0 * hit / total if total else float("nan")
+
+
+def boxes_per_frame(jsonl: Path) -> list[np.ndarray]:
+    rows = [json.loads(line) for line in jsonl.read_text().splitlines()]
+    return [np.array([f["box"] for f in r["faces"]], np.float64).reshape(-1, 4) for r in rows]
+
+
+def run(video: Path, config: str, every: int, overrides: list[str], out_dir: Path) -> tuple[float, float, list[np.ndarray]]:
+    out = out_dir / f"every{every}.mp4"
+    cmd = [sys.executable, str(REPO / "inference_video.py"), "--config", config, "--input_video_path", str(video),
+           "--output_video", str(out), "--no-progress", "--set", f"tracker.detect_every={every}"]
+    for item in overrides:
+        cmd += ["--set", item]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if proc.returncode != 0:
+        sys.exit(f"detect_every={every}: the video command failed:\n{proc.stderr.strip()}")
+    fps = float(re.search(r"^\s*fps: ([\d.]+)", proc.stdout, re.M).group(1))
+    frames = int(re.search(r"^\s*frames: (\d+)", proc.stdout, re.M).group(1))
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return fps, 1e3 * cpu / max(frames, 1), boxes_per_frame(out.with_suffix(".jsonl"))
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--video", type=Path, default=DEFAULT_VIDEO)
+    p.add_argument("--config", default="configs/config-x86.json")
+    p.add_argument("--every", type=int, nargs="+", default=[1, 2, 3, 4])
+    p.add_argument("--repeat", type=int, default=1, help="runs per value; the fastest is reported")
+    p.add_argument("--min-size", type=int, default=16, help="face size for the second recall column (default: %(default)s, filters.min_face_size)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE")
+    args = p.parse_args()
+    if not args.video.is_file():
+        sys.exit(f"{args.video}: no such video")
+    values = sorted(set(args.every) | {1})
+    print(f"video {args.video.name}, config {args.config} {' '.join(args.overrides)}")
+    print(f"{os.cpu_count()} CPUs, load average before: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    results = {}
+    with tempfile.TemporaryDirectory(prefix="bench_every_") as tmp:
+        for every in values:
+            runs = [run(args.video, args.config, every, args.overrides, Path(tmp)) for _ in range(args.repeat)]
+            results[every] = max(runs, key=lambda r: r[0])
+            time.sleep(0.1)
+    ref = results[1][2]
+    ref_total = sum(len(b) for b in ref)
+    print(f"\nreference: detect_every=1, {ref_total} faces in {len(ref)} frames")
+    print(f"lag 1 (reference vs its previous frame): recall {recall(ref[1:], ref[:-1]):.2f} %, "
+          f">= {args.min_size} px: {recall(ref[1:], ref[:-1], args.min_size):.2f} %")
+    print(f"{'detect_every':>12} {'fps':>7} {'cpu ms/frame':>13} {'faces':>7} {'recall %':>9} {'loss':>6} "
+          f"{'recall >= ' + str(args.min_size) + ' px %':>18} {'loss':>6}")
+    for every in values:
+        fps, cpu_ms, boxes = results[every]
+        if len(boxes) != len(ref):
+            sys.exit(f"detect_every={every}: {len(boxes)} frames, reference has {len(ref)}")
+        r_all, r_big = recall(ref, boxes), recall(ref, boxes, args.min_size)
+        print(f"{every:>12} {fps:>7.1f} {cpu_ms:>13.1f} {sum(len(b) for b in boxes):>7} {r_all:>9.2f} {100 - r_all:>6.2f} "
+              f"{r_big:>18.2f} {100 - r_big:>6.2f}")
+    print(f"load average after: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
