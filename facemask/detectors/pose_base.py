@@ -87,8 +87,7 @@ class PoseFaceDetector:
         all_kps, all_scores = [], []
         for x1, y1, x2, y2 in tile_grid(w, h, cols, rows, self.cfg.tile_overlap):
             kps, scores = self.runner(np.ascontiguousarray(rgb[y1:y2, x1:x2]))
-            if len(kps):
-                kps = kps.copy()
+            if len(kps):  # runners return fresh arrays: shift them in place
                 kps[:, :, 0] += x1
                 kps[:, :, 1] += y1
                 all_kps.append(kps)
