@@ -26,6 +26,9 @@ class ClassifierConfig(Section):
 
     model: str = "ofm_classifier_int8"  # catalog name or a path to .tflite / .onnx
     backend: Literal["auto", "tflite", "onnx", "edgetpu", "tensorrt"] = "auto"
+    # When the backend's runtime (Edge TPU, TensorRT) is missing: run this model on the CPU instead
+    # of stopping. None: stop with one clear error.
+    fallback_model: str | None = None
     # Output order of the model's softmax, as canonical labels.
     classes: list[Literal["mask", "no_mask", "mask_incorrect"]] = ["mask", "no_mask"]
     crop_pad: float = Field(0.15, ge=0.0, le=1.0)
@@ -71,8 +74,9 @@ class TrackerConfig(Section):
     """norfair Kalman tracking of faces (video only); see facemask.tracking."""
 
     enabled: bool = True
-    # Run detector + classifier on one frame in ``detect_every``; the tracker carries the boxes in between.
-    detect_every: int = Field(1, ge=1, le=30)
+    # Run detector + classifier on one frame in ``detect_every``; the tracker carries the boxes in
+    # between (scripts/bench_detect_every.py measures speed and per-frame recall against 1).
+    detect_every: int = Field(4, ge=1, le=30)
     # What is tracked: the two box corners, or the corners plus the five landmarks.
     points: Literal["box", "box_landmarks"] = "box"
     # "euclidean": mean point distance in units of the track's face size (a 15 px face that moved

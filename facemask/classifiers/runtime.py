@@ -7,6 +7,7 @@ returns class probabilities in the order given by ``classifier.classes`` in the 
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,8 @@ from ..crops import face_crops
 from ..errors import BackendUnavailable, ModelError
 from ..models import resolve
 from ..types import INCORRECT, MASK, NO_MASK, Face
+
+log = logging.getLogger("facemask")
 
 
 def _bucket(n: int, cap: int) -> int:
@@ -104,19 +107,24 @@ class OnnxBackend:
 
 
 def _edgetpu_backend(path: Path, cfg: ClassifierConfig):
-    try:
-        from pycoral.utils.edgetpu import load_edgetpu_delegate  # noqa: F401
-        from ai_edge_litert.interpreter import load_delegate
-    except ImportError:
+    """The Edge TPU runs through LiteRT's delegate mechanism; only libedgetpu is needed."""
+    import ctypes
+
+    try:  # probe first: a failed load_delegate leaves an object whose destructor prints a traceback
+        ctypes.CDLL("libedgetpu.so.1")
+    except OSError:
         raise BackendUnavailable(
-            "the Edge TPU classifier needs pycoral and libedgetpu (see https://coral.ai/software/); "
-            "they are not installed here: set classifier.backend to \"tflite\" with a CPU model to fall back"
+            "the Edge TPU classifier needs libedgetpu (libedgetpu1-std, see https://coral.ai/software/), "
+            "which is not installed here: set classifier.fallback_model to run a CPU model instead"
         ) from None
+    from ai_edge_litert.interpreter import load_delegate
+
     try:
         delegate = load_delegate("libedgetpu.so.1")
     except (ValueError, OSError) as exc:
         raise BackendUnavailable(f"no Edge TPU found or libedgetpu failed to load: {exc}") from None
-    return TFLiteBackend(path, cfg.num_threads, cfg.max_batch, delegate=delegate)
+    # Edge TPU-compiled models have a fixed batch size: classify one face per call.
+    return TFLiteBackend(path, cfg.num_threads, 1, delegate=delegate)
 
 
 class MaskClassifier:
@@ -124,24 +132,32 @@ class MaskClassifier:
 
     def __init__(self, cfg: ClassifierConfig):
         self.cfg = cfg
-        path = resolve(cfg.model)
-        backend = cfg.backend
+        try:
+            self.backend = self._load(cfg.model, cfg.backend)
+        except BackendUnavailable as exc:
+            if not cfg.fallback_model:
+                raise
+            log.warning("%s; using classifier.fallback_model %s on the CPU", exc, cfg.fallback_model)
+            self.backend = self._load(cfg.fallback_model, "auto")
+        self.input_size = self.backend.input_size
+        self.mask_index = cfg.classes.index(MASK)
+
+    def _load(self, model: str, backend: str):
+        cfg = self.cfg
+        path = resolve(model)
         if backend == "auto":
             backend = "onnx" if path.suffix == ".onnx" else "tflite"
         if backend == "tflite":
-            self.backend = TFLiteBackend(path, cfg.num_threads, cfg.max_batch)
-        elif backend == "onnx":
-            self.backend = OnnxBackend(path, cfg.num_threads, cfg.max_batch)
-        elif backend == "edgetpu":
-            self.backend = _edgetpu_backend(path, cfg)
-        elif backend == "tensorrt":
+            return TFLiteBackend(path, cfg.num_threads, cfg.max_batch)
+        if backend == "onnx":
+            return OnnxBackend(path, cfg.num_threads, cfg.max_batch)
+        if backend == "edgetpu":
+            return _edgetpu_backend(path, cfg)
+        if backend == "tensorrt":
             from .tensorrt import TensorRTBackend  # imported only here: needs tensorrt + pycuda
 
-            self.backend = TensorRTBackend(path, cfg.max_batch)
-        else:  # pragma: no cover - the config validates this
-            raise ModelError(f"unknown classifier backend {backend}")
-        self.input_size = self.backend.input_size
-        self.mask_index = cfg.classes.index(MASK)
+            return TensorRTBackend(path, cfg.max_batch)
+        raise ModelError(f"unknown classifier backend {backend}")  # pragma: no cover - validated
 
     def predict(self, crops: np.ndarray) -> np.ndarray:
         """(N, S, S, 3) uint8 RGB crops -> (N, n_classes) probabilities."""
