@@ -52,7 +52,8 @@ def log(msg: str) -> None:
 
 def detector_section(cfg: Config, quick: bool) -> dict:
     from facemask.evaluation.data import load_voc
-    from facemask.evaluation.detector_sweep import DatasetImages, read_frames, sweep, threshold_table
+    from facemask.evaluation.detector_sweep import (DatasetImages, box_convention, read_frames, sweep,
+                                                    threshold_table)
 
     val = DatasetImages.load(load_voc(KAGGLE, "val"))
     frames = read_frames(VIDEOS / "towncentre_clip_1080p.mp4", 10 if quick else 40)
@@ -64,6 +65,9 @@ def detector_section(cfg: Config, quick: bool) -> dict:
     for thr, row in out["thresholds_train"].items():
         log(f"score >= {thr}: recall {row['recall']:.3f} (<32 px {row['recall<32']:.3f}) "
             f"precision {row['precision']:.3f} F1 {row['f1']:.3f}")
+    log("== box convention: YuNet boxes moved by median offsets fit on train, recall on val ==")
+    out["box_convention"] = box_convention(cfg, train, val)
+    log(json.dumps(out["box_convention"]))
     return out
 
 
