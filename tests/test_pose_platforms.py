@@ -74,7 +74,7 @@ def test_platform_configs_differ_from_x86_only_in_platform_detector_classifier(p
     assert other.keys() == x86.keys()
     differ = {k for k in x86 if x86[k] != other[k]}
     assert differ == {"platform", "detector", "classifier"}, "run python scripts/sync_platform_configs.py"
-    assert other["classifier"].keys() - x86["classifier"].keys() <= {"max_batch"}
+    assert other["classifier"].keys() - x86["classifier"].keys() <= {"max_batch", "fallback_model"}
     cfg = load_config(REPO / "configs" / f"config-{platform}.json")
     assert cfg.platform == platform
 
