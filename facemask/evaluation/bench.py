@@ -125,13 +125,15 @@ def sequential_pass(cfg: Config, video: str, max_frames: int, warmup: int) -> di
     frames = max(n - warmup, 0)
     if frames == 0:
         raise InputError(f"{video}: fewer than {warmup + 1} frames could be decoded")
-    stages = clock.summary()
+    summary = clock.summary()
+    order = ("decode", "detect", "classify", "track", "other", "draw", "encode")  # then any other pipeline stage
+    stages = {k: summary[k] for k in sorted(summary, key=lambda k: order.index(k) if k in order else len(order))}
     faces = stages.pop("faces")["mean_ms"]  # summed per frame like a stage: the mean face count
     process = stages.pop("process")
     total = sum(stages[s]["mean_ms"] for s in ("decode", "draw", "encode")) + process["mean_ms"]
     cpu = sum(stages[s]["cpu_ms"] for s in ("decode", "draw", "encode")) + process["cpu_ms"]
     return {
-        "frames": frames, "width": int(frame.shape[1]) if frames else 0, "height": int(frame.shape[0]) if frames else 0,
+        "frames": frames, "width": w, "height": h,
         "classifier": classified, "faces_per_frame": round(faces, 2), "stages": stages,
         "total_ms": round(total, 2), "total_cpu_ms": round(cpu, 2),
         "fps_sequential": round(1000.0 / total, 2) if total else None,

@@ -11,7 +11,7 @@ import numpy as np
 from ..classifiers import MaskClassifier, build_classifier
 from ..config import Config, parse_config
 from ..datasets import Annotated
-from ..detectors import FaceDetector, build_detector
+from ..detectors import FaceDetector
 from ..errors import InputError, ModelError
 from ..io.sources import read_image
 from ..pipeline import FramePipeline
@@ -58,7 +58,7 @@ def run_dataset(cfg: Config, dataset: list[Annotated], classifier: MaskClassifie
                 detector: FaceDetector | None = None, gt_crops: bool = True, progress=None) -> RunResult:
     """Detect (and classify, when a classifier is given) every image; also classify the
     ground-truth crops so the classifier is measured without the detector's misses."""
-    pipeline = FramePipeline(cfg, detector=detector or build_detector(cfg), classifier=classifier or NoClassifier())
+    pipeline = FramePipeline(cfg, detector=detector, classifier=classifier or NoClassifier())
     out = RunResult()
     totals: dict[str, float] = {}
     for item in (progress(dataset) if progress else dataset):
