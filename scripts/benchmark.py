@@ -7,7 +7,7 @@
    image; detector ms and faces found per frame on 1080p CCTV (towncentre) for each max_side;
 2. score thresholds of the configured detector on kaggle853 *train* (how the default was chosen:
    val is for measuring only);
-3. classifier faces/s, batch 1 and 32, int8 and float32 (when the models are installed);
+3. classifier faces/s, batch 1 and 32: int8 and float32 TFLite, float32 ONNX (those installed);
 4. the configured pipeline on kaggle853 val (detection + classification metrics);
 5. end to end: ``python -m facemask bench`` on towncentre_clip_1080p.mp4 (detecting every frame,
    also with detector.max_side=1440, and as configured) and vtest_480x360.avi, each in its own
@@ -78,9 +78,9 @@ def classifier_section(cfg: Config, quick: bool) -> dict:
 
     log("== classifier throughput (random crops, classifier.num_threads from the config) ==")
     out = {}
-    for model in ("ofm_classifier_int8", "ofm_classifier_float32"):
-        try:
-            clf = build_classifier(cfg.classifier.model_copy(update={"model": model}))
+    for model in ("ofm_classifier_int8", "ofm_classifier_float32", "ofm_classifier_onnx"):
+        try:  # backend "auto": the runtime that the file's suffix calls for
+            clf = build_classifier(cfg.classifier.model_copy(update={"model": model, "backend": "auto"}))
         except ModelError as exc:
             log(f"{model}: not available ({exc})")
             continue
