@@ -6,6 +6,8 @@ Faces are cut from the GT boxes with face_crop and the config's crop_pad, classi
 through the inference runtime (MaskClassifier, no TensorFlow) and labelled with the app's rule
 (label_from_probs with classifier.mask_threshold). Faces whose GT class the model does not
 output (mask_weared_incorrect for a 2-class model) are left out of the metrics and reported apart.
+``--holdout`` measures on the training hold-out instead (per source), the split to compare
+training options on without touching val.
 """
 
 from __future__ import annotations
@@ -79,10 +81,28 @@ def evaluate(clf: MaskClassifier, faces: FaceSet) -> dict:
     return result
 
 
+def holdout_faces(cfg, size: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """The hold-out folder (``<data_dir>/validation``) per source: kaggle853 ``voc`` crops and
+    ``mask_crops`` photos (file name prefixes written by prepare)."""
+    from .data import load_split
+
+    t = cfg.training
+    split = load_split(t.data_dir, "validation", list(cfg.classifier.classes), t.class_dirs, size)
+    source = np.array(["voc" if p.name.startswith("voc_") else "mask_crops" for p in split.paths])
+    return {s: (split.images[source == s], split.labels[source == s]) for s in ("voc", "mask_crops")}
+
+
 def _line(name: str, m: dict) -> str:
     recall = " ".join(f"{c} {r:.4f}" for c, r in m["recall"].items() if r is not None)
     return (f"{name:12s} n={m['n']:5d} accuracy {m['accuracy']:.4f} balanced {m['balanced_accuracy']:.4f} "
             f"recall: {recall}")
+
+
+def _print_holdout(cfg, clf: MaskClassifier) -> int:
+    print(f"model {clf.cfg.model} on the hold-out of {cfg.training.data_dir} (argmax)")
+    for source, (crops, labels) in holdout_faces(cfg, clf.input_size).items():
+        print(_line(source, summary(labels, clf.predict(crops).argmax(axis=1), list(clf.cfg.classes))))
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -90,6 +110,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--config", required=True)
     p.add_argument("--model", help="catalog name or .tflite/.onnx path (default: classifier.model)")
     p.add_argument("--split", default="val", help="VOC split of training.voc_dir (default val)")
+    p.add_argument("--holdout", action="store_true",
+                   help="measure on the training hold-out (training.data_dir/validation) per source instead")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     p.add_argument("--json", help="also write the metrics to this file")
     args = p.parse_args(argv)
@@ -99,6 +121,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.model:
             ccfg = ccfg.model_copy(update={"model": args.model})
         clf = MaskClassifier(ccfg)
+        if args.holdout:
+            return _print_holdout(cfg, clf)
         faces = voc_face_crops(cfg.training.voc_dir, args.split, clf.input_size, ccfg.crop_pad)
         result = {"model": ccfg.model, "split": args.split, "voc_dir": cfg.training.voc_dir, **evaluate(clf, faces)}
     except FacemaskError as exc:

@@ -35,9 +35,10 @@ def write_plots(out_dir: Path, labels: np.ndarray, probs: np.ndarray, classes: l
 
     m = confusion(labels, probs.argmax(axis=1), len(classes))
     fig, ax = plt.subplots(figsize=(1.6 * len(classes) + 1.5, 1.4 * len(classes) + 1.2))
-    ax.imshow(m / np.maximum(m.sum(axis=1, keepdims=True), 1), cmap="Blues", vmin=0, vmax=1)
+    rate = m / np.maximum(m.sum(axis=1, keepdims=True), 1)
+    ax.imshow(rate, cmap="Blues", vmin=0, vmax=1)
     for (i, j), v in np.ndenumerate(m):
-        ax.text(j, i, str(v), ha="center", va="center", color="black")
+        ax.text(j, i, str(v), ha="center", va="center", color="white" if rate[i, j] > 0.5 else "black")
     ax.set_xticks(range(len(classes)), classes)
     ax.set_yticks(range(len(classes)), classes)
     ax.set_xlabel("predicted")
