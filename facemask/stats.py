@@ -74,8 +74,8 @@ class Record:
 @dataclass
 class Interval:
     index: int
-    ids: set[int] = field(default_factory=set)  # people seen during the interval
-    new: int = 0  # people whose track started in the interval
+    ids: set[int] = field(default_factory=set)  # people detected during the interval
+    new: int = 0  # tracks that became people during the interval
 
 
 class PeopleStats:
@@ -96,7 +96,7 @@ class PeopleStats:
     def update(self, frame: int, active: list[Track], ended: list[Track]) -> list[dict]:
         self.frame, self.time_s = frame, frame / self.fps
         events: list[dict] = []
-        self._roll_intervals(events)
+        self._roll_intervals()
         for track in active:
             if track.id is not None:
                 self._refresh(track, False, events)
@@ -161,7 +161,8 @@ class PeopleStats:
 
     # ------------------------------------------------------------- intervals
 
-    def _roll_intervals(self, events: list[dict]) -> None:
+    def _roll_intervals(self) -> None:
+        """Close the intervals the video time has left behind."""
         index = int(self.time_s // self.cfg.interval_s)
         if self._interval is None:
             self._interval = Interval(index)

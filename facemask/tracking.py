@@ -160,6 +160,10 @@ class Track:
         self.looks += 1
         self.changes += float(np.abs(now - self._ref_look).mean()) > max_change
 
+    def close(self) -> None:
+        """The track has ended: drop what only a live track needs (its reference patch)."""
+        self._ref_look = None
+
     def carried_face(self) -> Face | None:
         """The latest detected face moved to the current Kalman estimate (for frames without detection)."""
         if self.face is None:
@@ -238,12 +242,16 @@ class FaceTracker:
                 track.face.track_id = track.id
             alive[obj] = track
         ended = [t for obj, t in self._tracks.items() if obj not in alive]
+        for track in ended:
+            track.close()
         self._tracks = alive
         return TrackerStep(active=list(alive.values()), started=started, ended=ended)
 
     def finish(self) -> list[Track]:
         """End every track (end of the video); returns them."""
         ended = list(self._tracks.values())
+        for track in ended:
+            track.close()
         self._tracks = {}
         return ended
 

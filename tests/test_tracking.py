@@ -215,7 +215,7 @@ def test_counts_and_pct_masked_among_decided_with_incorrect_apart():
 def test_events_tell_the_story_of_one_person_putting_a_mask_on():
     config = cfg(vote={"cap": 10, "min_votes": 3})
     probs = [0.05] * 20 + [0.95] * 30
-    stats, events = people_run(config, [[face(10 + i, 10, prob=p)] for i, p in enumerate(probs)])
+    _, events = people_run(config, [[face(10 + i, 10, prob=p)] for i, p in enumerate(probs)])
     mine = [(e["event"], e["decision"]) for e in events]
     assert mine == [
         ("track_started", "undecided"), ("decided", NO_MASK), ("person", NO_MASK),
@@ -230,16 +230,13 @@ def test_events_tell_the_story_of_one_person_putting_a_mask_on():
 
 def test_a_static_face_is_reported_apart_and_becomes_a_person_when_it_changes():
     config = cfg(filters={"static_after_frames": 20})
-    changing = {"on": False}
-    still = scene(poster_changes=False)
-    moving = scene(poster_changes=True)
-    image = lambda i: moving(i) if changing["on"] else still(i)  # noqa: E731
+    still, changing = scene(poster_changes=False), scene(poster_changes=True)
     tr = FaceTracker(config.tracker, config.vote, config.filters)
     stats = PeopleStats(config.stats, config.filters, 10.0)
     statuses = []
     for i in range(120):
-        changing["on"] = i >= 40
-        step = tr.update(i, [face(60, 60, prob=0.95)], image(i))
+        image = changing(i) if i >= 40 else still(i)  # someone steps in front of the poster at 40
+        step = tr.update(i, [face(60, 60, prob=0.95)], image)
         stats.update(i, step.active, step.ended)
         statuses.append(stats.records[1].status if 1 in stats.records else None)
     assert statuses[25] == "static" and stats.counters()["people"] == 1
