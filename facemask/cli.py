@@ -187,10 +187,12 @@ def video(cfg: Config, args) -> int:
         reports.insert(0, events.path)
     elapsed = time.perf_counter() - start
     people = session.summary()
-    if people.get("pct_masked") is None and people:
-        people["pct_masked"] = "-"
+    if people:  # per person; per-face labels would count everyone once per detection
+        faces = {"faces": tally.faces, **people, "pct_masked": "-" if people["pct_masked"] is None else people["pct_masked"]}
+    else:
+        faces = tally.as_dict()
     print_summary("facemask video", {
-        "frames": n, "failed": 0, "detected_frames": session.detected_frames, **tally.as_dict(), **people,
+        "frames": n, "failed": 0, "detected_frames": session.detected_frames, **faces,
         "fps": n / elapsed if elapsed > 0 else 0.0, "output": str(out), "jsonl": str(jsonl.path),
         **({"reports": ", ".join(str(p) for p in reports)} if reports else {}),
     })
