@@ -80,3 +80,26 @@ def test_mirrored_face_gets_the_same_label(val_faces, classifiers):
     p = clf.predict(val_faces.crops).argmax(axis=1)
     q = clf.predict(np.ascontiguousarray(val_faces.crops[:, :, ::-1])).argmax(axis=1)
     assert (p == q).mean() >= 0.95
+
+
+def test_evaluate_command_writes_metrics(tmp_path, capsys):
+    import json
+
+    from facemask.training.evaluate import main
+
+    from .conftest import REPO
+
+    out = tmp_path / "m.json"
+    assert main(["--config", str(REPO / "configs" / "config-x86.json"), "--set", f"training.voc_dir={KAGGLE}",
+                 "--json", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert result["all"]["n"] == 740 and result["not_in_classes"]["n"] == 28  # kaggle853 val faces
+    assert result["all"]["accuracy"] >= ACC_FLOOR
+    assert "small_lt32px" in capsys.readouterr().out
+
+
+def test_speed_script_prints_faces_per_second(capsys):
+    from facemask.training.speed import main
+
+    assert main(["--models", "ofm_classifier_int8", "--batches", "4", "--seconds", "0.05"]) == 0
+    assert "faces/s" in capsys.readouterr().out
