@@ -162,7 +162,8 @@ class TrainingConfig(Section):
     # no_mask count (0 = off); templates are placed from YuNet landmarks kept by --prepare-data
     synthetic_masks: float = Field(0.0, ge=0.0, le=2.0)
     mask_templates_dir: str = "../shared/data/mask_templates"
-    class_weight: Literal["none", "balanced"] = "none"  # "balanced": loss weights ~ 1 / class count
+    # loss weight per class: "balanced" ~ 1 / class count, "sqrt" ~ 1 / sqrt(class count)
+    class_weight: Literal["none", "balanced", "sqrt"] = "none"
 
 
 class CameraConfig(Section):

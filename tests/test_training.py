@@ -219,3 +219,14 @@ def test_mobilenetv1_imagenet_backbone_matches_the_extractor():
     ours = model.predict(image[None].astype(np.float32), verbose=0).reshape(-1)
     assert np.corrcoef(ref, ours)[0, 1] > 0.99
     assert np.abs(ref - ours).mean() < 0.1 * np.abs(ref).mean()
+
+
+def test_class_weights_keep_the_mean_loss_scale():
+    from facemask.training.train import _class_weights
+
+    counts = np.array([3786.0, 2144.0, 81.0])
+    for mode, ratio in (("balanced", 3786 / 81), ("sqrt", np.sqrt(3786 / 81))):
+        w = _class_weights(counts, mode)
+        assert (w * counts).sum() == pytest.approx(counts.sum())
+        assert w[2] / w[0] == pytest.approx(ratio)
+    assert list(_class_weights(counts, "none")) == [1, 1, 1]

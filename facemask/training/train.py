@@ -53,8 +53,7 @@ class _Batches:
         self.cfg, self.split, self.rng = cfg, split, rng
         self.aug = CCTVAugment(t.input_size, min_face_px=t.min_face_px, pad=cfg.classifier.crop_pad)
         counts = np.bincount(split.labels, minlength=len(split.classes)).astype(np.float64)
-        self.class_weights = (len(split.labels) / (len(counts) * np.maximum(counts, 1))
-                              if t.class_weight == "balanced" else np.ones(len(counts)))
+        self.class_weights = _class_weights(counts, t.class_weight)
         self.donors, self.landmarks, self.templates = _synthetic_sources(cfg, split)
         self.n_synthetic = int(round(t.synthetic_masks * counts[split.classes.index(NO_MASK)])) if len(self.donors) else 0
         self.order = self._shuffle()
@@ -83,6 +82,14 @@ class _Batches:
 
     def on_epoch_end(self) -> None:
         self.order = self._shuffle()
+
+
+def _class_weights(counts: np.ndarray, mode: str) -> np.ndarray:
+    """Loss weight per class, normalised so the mean weight over samples is 1."""
+    if mode == "none":
+        return np.ones(len(counts))
+    w = 1.0 / np.maximum(counts, 1) ** (1.0 if mode == "balanced" else 0.5)
+    return w * counts.sum() / (w * counts).sum()
 
 
 def _synthetic_sources(cfg: Config, split: Split) -> tuple[np.ndarray, dict[int, np.ndarray], list]:
