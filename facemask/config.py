@@ -60,6 +60,9 @@ class FiltersConfig(Section):
     min_face_size: int = Field(16, ge=0, le=4096)
     detection_area: Margins = Margins()
     frontal_only: bool = False
+    # A face box closer than this (px) to the frame border is cut off by it: half a face (often
+    # just a forehead or a chin) is no evidence of a mask either way. 0 disables.
+    edge_margin: int = Field(2, ge=0, le=4096)
     # Static faces (posters, paintings, mannequins): a track followed for ``static_after_frames``
     # frames whose box centre stayed within ``static_max_motion`` face sizes and whose first box
     # region mostly kept its look (mean grey-level change <= ``static_max_change`` on at least

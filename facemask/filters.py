@@ -11,6 +11,7 @@ from .types import Face
 TOO_SMALL = "too_small"
 OUTSIDE_AREA = "outside_area"
 NOT_FRONTAL = "not_frontal"
+AT_EDGE = "at_edge"
 
 
 def detection_area(margins: Margins, width: int, height: int) -> tuple[float, float, float, float]:
@@ -48,10 +49,13 @@ def apply_filters(faces: list[Face], cfg: FiltersConfig, width: int, height: int
     keep = []
     for face in faces:
         cx, cy = face.center
+        bx1, by1, bx2, by2 = face.box
         if face.size < cfg.min_face_size:
             face.skip_reason = TOO_SMALL
         elif not (x1 <= cx <= x2 and y1 <= cy <= y2):
             face.skip_reason = OUTSIDE_AREA
+        elif cfg.edge_margin and min(bx1, by1, width - bx2, height - by2) < cfg.edge_margin:
+            face.skip_reason = AT_EDGE
         elif cfg.frontal_only and not is_frontal(face):
             face.skip_reason = NOT_FRONTAL
         else:

@@ -2,7 +2,7 @@
 """Copy every section of configs/config-x86.json into the platform configs, except their own
 ``platform``, ``detector`` and ``classifier`` sections (tests/test_pose_platforms.py checks it).
 
-    python scripts/sync_platform_configs.py            # rewrites config-edgetpu.json, config-jetson.json
+    python scripts/sync_platform_configs.py            # rewrites config-x86-gpu.json, config-edgetpu.json, config-jetson.json
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
-PLATFORMS = ("edgetpu", "jetson")
+PLATFORMS = ("x86-gpu", "edgetpu", "jetson")
 OWN = ("platform", "detector", "classifier")
 
 
