@@ -166,7 +166,7 @@ class TrainingConfig(Section):
     synthetic_masks: float = Field(0.0, ge=0.0, le=2.0)
     mask_templates_dir: str = "../shared/data/mask_templates"
     # loss weight per class: "balanced" ~ 1 / class count, "sqrt" ~ 1 / sqrt(class count)
-    class_weight: Literal["none", "balanced", "sqrt"] = "none"
+    class_weight: Literal["none", "balanced", "sqrt"] = "balanced"
 
 
 class CameraConfig(Section):
