@@ -129,16 +129,16 @@ def _to_dataset(batches: _Batches):
 
 def train(cfg: Config, log=print) -> Path:
     """Train and save the best model to ``<output_dir>/model.keras``; returns that path."""
+    t = cfg.training
+    train_split, val_split = load_data(cfg)  # bad data fails here, before TensorFlow loads
+    log(f"train {train_split.counts()}  hold-out validation {val_split.counts()}")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import keras
 
-    t = cfg.training
     out = Path(t.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(t.seed)
     rng = np.random.default_rng(t.seed)
-    train_split, val_split = load_data(cfg)
-    log(f"train {train_split.counts()}  hold-out validation {val_split.counts()}")
 
     batches = _Batches(cfg, train_split, rng)
     if batches.n_synthetic:
