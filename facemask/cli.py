@@ -8,6 +8,7 @@ import sys
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Callable
 
 from tqdm import tqdm
 
@@ -37,19 +38,23 @@ def common_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
-def run_command(fn, argv, parser: argparse.ArgumentParser) -> int:
-    """Parse, run, and turn FacemaskError into one line on stderr and its exit code."""
+def report_errors(run: Callable[[], int | None]) -> int:
+    """Run a command body; a FacemaskError becomes one ``error:`` line on stderr and its exit code."""
     _setup_logging()
-    args = parser.parse_args(argv)
     try:
-        cfg = load_config(args.config, args.overrides)
-        return fn(cfg, args)
+        return run() or 0
     except FacemaskError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("interrupted: partial outputs removed", file=sys.stderr)
         return 130
+
+
+def run_command(fn, argv, parser: argparse.ArgumentParser) -> int:
+    """Parse, load the config, run ``fn(cfg, args)`` under :func:`report_errors`."""
+    args = parser.parse_args(argv)
+    return report_errors(lambda: fn(load_config(args.config, args.overrides), args))
 
 
 class Tally:

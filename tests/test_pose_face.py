@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from facemask.detectors.pose_to_face import (
-    KEYPOINTS, L_EAR, L_EYE, NOSE, R_EAR, R_EYE, PoseFaceConfig, pose_to_face, poses_to_faces,
+    KEYPOINTS, L_EYE, NOSE, R_EAR, R_EYE, PoseFaceConfig, pose_to_face, poses_to_faces,
 )
 from facemask.filters import is_frontal
 

@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import argparse
 import logging
-import sys
 from pathlib import Path
 
 from tqdm import tqdm
 
 from ..config import load_config
-from ..errors import FacemaskError, InputError
+from ..errors import InputError
 from ..io.sinks import JsonlWriter, write_json
 from .data import join_predictions, load_dataset, load_predictions
 from .report import evaluate, format_table, plot_curves
@@ -101,15 +100,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from ..cli import _setup_logging
+    from ..cli import report_errors
 
-    _setup_logging()
     args = build_parser().parse_args(argv)
-    try:
-        return run(args)
-    except FacemaskError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+    return report_errors(lambda: run(args))

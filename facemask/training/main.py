@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from ..config import load_config
-from ..errors import FacemaskError, InputError
+from ..errors import InputError
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -57,13 +57,10 @@ def run(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from ..cli import report_errors
+
     args = parse_args(argv)
-    try:
-        run(args)
-    except FacemaskError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    return 0
+    return report_errors(lambda: run(args))
 
 
 if __name__ == "__main__":
