@@ -13,6 +13,7 @@ COMMANDS = {
     "eval": ("facemask.evaluation.cli", "evaluate on a labelled dataset"),
     "bench": ("facemask.evaluation.bench", "time each stage on a video"),
     "app": ("facemask.web.main", "run the web GUI on live sources"),
+    "collect": ("facemask.training.collect", "save a few face crops per tracked person, to label"),
 }
 
 
