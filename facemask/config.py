@@ -167,6 +167,10 @@ class TrainingConfig(Section):
     mask_templates_dir: str = "../shared/data/mask_templates"
     # loss weight per class: "balanced" ~ 1 / class count, "sqrt" ~ 1 / sqrt(class count)
     class_weight: Literal["none", "balanced", "sqrt"] = "balanced"
+    # occluders that keep the label (augment.Occlusion): probability that an unmasked training face
+    # gets a skin-coloured hand/fist over the mouth, and that any face gets a cap brim's shadow
+    occlusion: float = Field(0.0, ge=0.0, le=1.0)
+    shadow: float = Field(0.0, ge=0.0, le=1.0)
 
 
 class CameraConfig(Section):

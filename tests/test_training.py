@@ -230,3 +230,50 @@ def test_class_weights_keep_the_mean_loss_scale():
         assert (w * counts).sum() == pytest.approx(counts.sum())
         assert w[2] / w[0] == pytest.approx(ratio)
     assert list(_class_weights(counts, "none")) == [1, 1, 1]
+
+
+def test_occluders_keep_the_eyes_or_the_mouth_they_should(prepared):
+    """A hand covers the mouth in skin colour and leaves the eyes; a brim shadow darkens the eyes,
+    not the mouth; Occlusion puts hands on unmasked faces only."""
+    import cv2
+
+    from facemask.training.augment import Occlusion
+    from facemask.training.data import LANDMARKS_FILE
+    from facemask.training.synthetic import put_brim_shadow, put_hand, skin_colour
+
+    _, out = prepared
+    stored = json.loads((out / LANDMARKS_FILE).read_text())
+    assert stored
+    def at(img, p):
+        return img[int(round(p[1])), int(round(p[0]))].astype(np.float32)
+
+    mouth_cover, eyes_kept, darker = [], [], []
+    for i, (key, pts) in enumerate(stored.items()):
+        face = cv2.imread(str(out / key))[:, :, ::-1].copy()
+        pts = np.array(pts, np.float32)
+        mouth = pts[3:].mean(axis=0)
+        x, y = np.round(mouth).astype(int)
+        face[y - 1:y + 2, x - 2:x + 3] = (20, 20, 20)  # a dark mouth: covering it must show
+        skin = skin_colour(face, pts)
+        eyes_before = np.mean([at(face, p).sum() for p in pts[:2]])
+        rng = np.random.default_rng(i)
+        for _ in range(4):
+            hand = put_hand(face, pts, rng)
+            mouth_cover.append(np.abs(at(hand, mouth) - skin).sum() < np.abs(at(face, mouth) - skin).sum())
+            eyes_kept.append(all(np.abs(at(hand, p) - at(face, p)).sum() < 1 for p in pts[:2]))
+            shade = put_brim_shadow(face, pts, rng)
+            eyes = np.mean([at(shade, p).sum() for p in pts[:2]])
+            darker.append((eyes < 0.9 * eyes_before, abs(at(shade, mouth).sum() - at(face, mouth).sum()) < 0.2 * eyes_before))
+    assert np.mean(mouth_cover) > 0.7, mouth_cover  # some hands sit lower, on the chin only
+    assert np.mean(eyes_kept) > 0.9, eyes_kept
+    assert np.mean([d[0] for d in darker]) > 0.5  # the line is random: the eyes are shaded most times
+    assert np.mean([d[0] and d[1] for d in darker]) > 0.3  # ... often with the mouth left lit
+
+    occ = Occlusion(hand=1.0, shadow=0.0)
+    face, pts = cv2.imread(str(out / key))[:, :, ::-1], np.array(pts, np.float32)
+    rng = np.random.default_rng(0)
+    assert np.array_equal(occ(face, False, pts, rng), face)  # masked faces get no hand
+    assert not np.array_equal(occ(face, True, pts, rng), face)
+    assert parse_config({"training": {"occlusion": 0.5, "shadow": 0.3}}).training.occlusion == 0.5
+    with pytest.raises(ConfigError):
+        parse_config({"training": {"occlusion": 1.5}})

@@ -16,6 +16,7 @@ import numpy as np
 
 from ..crops import DEFAULT_PAD
 from .data import resize
+from .synthetic import put_brim_shadow, put_hand
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,25 @@ class CCTVAugment:
         mean = x.mean()
         x = (x - mean) * rng.uniform(0.6, 1.4) + mean + rng.uniform(-35, 35)  # contrast, brightness
         return np.clip(x, 0, 255).astype(np.uint8)
+
+
+@dataclass(frozen=True)
+class Occlusion:
+    """Occluders that keep the label, drawn on the stored crop before CCTVAugment (so they are
+    downscaled, blurred and compressed with the face): a hand over the mouth of unmasked faces
+    (probability ``hand``; training.occlusion) and a cap's brim shadow over the upper face of any
+    face (``shadow``; training.shadow). ``landmarks`` are the crop's five YuNet points, or a mean
+    layout when the crop has none."""
+
+    hand: float = 0.0
+    shadow: float = 0.0
+
+    def __call__(self, crop: np.ndarray, unmasked: bool, landmarks: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        if unmasked and rng.random() < self.hand:
+            crop = put_hand(crop, landmarks, rng)
+        if rng.random() < self.shadow:
+            crop = put_brim_shadow(crop, landmarks, rng)
+        return crop
 
 
 def augment_batch(aug: CCTVAugment, crops: np.ndarray, rng: np.random.Generator) -> np.ndarray:

@@ -8,6 +8,7 @@ dark, underexposed face does not glow.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import cv2
@@ -72,3 +73,122 @@ def put_mask(face_rgb: np.ndarray, landmarks: np.ndarray, template: np.ndarray, 
     shade = np.clip(face.mean() / 128.0, 0.35, 1.1) * rng.uniform(0.85, 1.05)
     out = face * (1 - alpha) + warped[..., :3] * shade * alpha
     return np.clip(out, 0, 255).astype(np.uint8)
+
+
+# Occluders that are not masks. CCTV crowds hold hands, fists, phones and drinks in front of the
+# mouth and wear caps whose brim shades the eyes; a classifier that has only seen masks cover the
+# mouth reads any uniform patch there as a mask. These draw such occluders on a face so that it
+# keeps its label: skin in front of the mouth is not a mask, a shaded upper face says nothing.
+
+
+def _face_axes(landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, float]:
+    """Eye centre, unit x (across) and y (down) axes, eye distance, eye-to-mouth distance."""
+    eyes = (landmarks[0] + landmarks[1]) / 2
+    across = landmarks[1] - landmarks[0]
+    eye_dist = float(np.hypot(*across))
+    ux = across / max(eye_dist, 1e-6)
+    uy = np.array([-ux[1], ux[0]], np.float32)  # image y points down
+    mouth = (landmarks[3] + landmarks[4]) / 2
+    return eyes, ux, uy, eye_dist, max(float(np.dot(mouth - eyes, uy)), 1.0)
+
+
+def skin_colour(face_rgb: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
+    """Median RGB of the nose and both cheeks (between each eye and mouth corner)."""
+    h, w = face_rgb.shape[:2]
+    eye_dist = _face_axes(landmarks)[3]
+    r = max(1, int(round(0.12 * eye_dist)))
+    pixels = []
+    for p in (landmarks[2], (landmarks[0] + landmarks[3]) / 2, (landmarks[1] + landmarks[4]) / 2):
+        x, y = int(round(p[0])), int(round(p[1]))
+        patch = face_rgb[max(y - r, 0):min(y + r + 1, h), max(x - r, 0):min(x + r + 1, w)]
+        pixels.append(patch.reshape(-1, 3))
+    pixels = np.concatenate(pixels)
+    return np.median(pixels, axis=0).astype(np.float32) if len(pixels) else face_rgb.reshape(-1, 3).mean(axis=0)
+
+
+def _blend(face_rgb: np.ndarray, alpha: np.ndarray, colour: np.ndarray) -> np.ndarray:
+    a = alpha[..., None]
+    return np.clip(face_rgb.astype(np.float32) * (1 - a) + colour * a, 0, 255).astype(np.uint8)
+
+
+def put_hand(face_rgb: np.ndarray, landmarks: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A hand-like, skin-coloured blob (palm or fist, sometimes fingers and a forearm coming from
+    below) over part of the mouth and chin; its colour is the face's own skin, lit differently."""
+    eyes, ux, uy, eye_dist, eye_mouth = _face_axes(landmarks)
+    if eye_dist < 1.0:
+        return face_rgb
+    h, w = face_rgb.shape[:2]
+    ss = 4  # drawn at 4x, then area-averaged: smooth edges on 10-px faces
+    shape = np.zeros((h * ss, w * ss), np.float32)
+
+    def pt(p: np.ndarray) -> tuple[int, int]:
+        return int(round(p[0] * ss)), int(round(p[1] * ss))
+
+    centre = eyes + uy * eye_mouth * rng.uniform(0.85, 1.5) + ux * eye_dist * rng.uniform(-0.5, 0.5)
+    axes = (eye_dist * rng.uniform(0.45, 0.9), eye_mouth * rng.uniform(0.3, 0.6))
+    tilt = np.degrees(np.arctan2(ux[1], ux[0])) + rng.uniform(-35, 35)
+    cv2.ellipse(shape, pt(centre), (int(axes[0] * ss), int(axes[1] * ss)), tilt, 0, 360, 1.0, -1, cv2.LINE_AA)
+    if rng.random() < 0.5:  # fingers across the mouth, from one side of the palm
+        side = ux * rng.choice([-1.0, 1.0])
+        width = max(1, int(0.2 * eye_dist * ss))
+        for k in range(int(rng.integers(2, 5))):
+            start = centre + uy * eye_mouth * (k - 1.5) * 0.22
+            cv2.line(shape, pt(start), pt(start + side * eye_dist * rng.uniform(0.5, 1.0)), 1.0, width, cv2.LINE_AA)
+    if rng.random() < 0.5:  # the forearm, from the bottom of the crop
+        wrist = centre + uy * axes[1] * 0.5
+        arm = np.array([rng.uniform(-0.6, 0.6), 1.0], np.float32)
+        cv2.line(shape, pt(wrist), pt(wrist + arm * 2 * h), 1.0, max(1, int(axes[0] * 1.2 * ss)), cv2.LINE_AA)
+    alpha = cv2.resize(shape, (w, h), interpolation=cv2.INTER_AREA)
+    # own skin with another gain; a light gradient (the hand is nearer the light), blotchy
+    # low-frequency texture and darker outlines (knuckles, finger gaps): a flat patch is a mask
+    colour = skin_colour(face_rgb, landmarks) * rng.uniform(0.8, 1.2) * rng.uniform(0.95, 1.05, 3)
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+    direction = rng.normal(size=2)
+    ramp = (xs * direction[0] + ys * direction[1]) / (np.hypot(*direction) * max(h, w))
+    sigma = max(0.5, 0.15 * eye_dist)
+    blotch = cv2.GaussianBlur(rng.normal(size=(h, w)).astype(np.float32), (0, 0), sigma)
+    blotch *= rng.uniform(0.04, 0.1) / max(float(blotch.std()), 1e-6)
+    inner = cv2.GaussianBlur(alpha, (0, 0), sigma)  # ~0.5 on the outline, 1 inside a palm
+    light = (1 + rng.uniform(0.1, 0.35) * (ramp - ramp.mean()) + blotch) * (0.7 + 0.3 * inner)
+    shaded = colour[None, None, :] * light[..., None]
+    out = face_rgb.astype(np.float32) * (1 - alpha[..., None]) + shaded * alpha[..., None]
+    return np.clip(out, 0, 255).astype(np.uint8)
+
+
+def put_brim_shadow(face_rgb: np.ndarray, landmarks: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A cap or hat: the upper face darkened down to a tilted line between the forehead and the
+    nose (the brim's shadow), sometimes with the brim itself drawn above the eyes."""
+    eyes, ux, uy, _, eye_mouth = _face_axes(landmarks)
+    h, w = face_rgb.shape[:2]
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+    rel = np.stack([xs - eyes[0], ys - eyes[1]], axis=-1)
+    down = rel @ uy + rng.uniform(-0.2, 0.2) * (rel @ ux)  # face y, with a tilted line
+    soft = max(0.5, rng.uniform(0.05, 0.25) * eye_mouth)
+    line = eye_mouth * rng.uniform(-0.3, 0.75)
+    shadow = 1 / (1 + np.exp(np.clip((down - line) / soft, -30, 30)))
+    out = face_rgb.astype(np.float32) * (1 - shadow[..., None] * rng.uniform(0.35, 0.8))
+    out = np.clip(out, 0, 255).astype(np.uint8)
+    if rng.random() < 0.5:
+        brim = 1 / (1 + np.exp(np.clip((down - eye_mouth * rng.uniform(-1.2, -0.5)) / soft, -30, 30)))
+        out = _blend(out, brim, rng.uniform(10, 140) * rng.uniform(0.8, 1.2, 3))
+    return out
+
+
+def mean_layout(landmarks: dict) -> np.ndarray:
+    """The mean of many faces' landmarks: a stand-in for a crop that has none (face_crop gives
+    every crop the same framing)."""
+    return np.mean(np.stack(list(landmarks.values())), axis=0).astype(np.float32)
+
+
+def split_landmarks(path: Path, split_paths: list[Path], scale: float) -> dict[int, np.ndarray]:
+    """Landmarks of a loaded split from ``landmarks.json`` (written by --prepare-data): image
+    index -> (5, 2) in loaded pixels (``scale`` = loaded size / stored size)."""
+    if not path.is_file():
+        raise InputError(f"{path} not found (written by --prepare-data; run it again)")
+    stored = json.loads(path.read_text())
+    out = {}
+    for i, p in enumerate(split_paths):
+        key = "/".join(p.parts[-3:])
+        if key in stored:
+            out[i] = np.array(stored[key], np.float32) * scale
+    return out
