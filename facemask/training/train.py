@@ -13,13 +13,12 @@ from pathlib import Path
 import numpy as np
 
 from ..config import Config
-from ..errors import InputError
 from ..types import MASK, NO_MASK
-from .augment import CCTVAugment, augment_batch, plain_batch
+from .augment import CCTVAugment, Occlusion, augment_batch, plain_batch
 from .data import LANDMARKS_FILE, Split, load_split
 from .metrics import summary
 from .report import write_plots
-from .synthetic import load_templates, put_mask
+from .synthetic import load_templates, mean_layout, put_mask, split_landmarks
 
 MODEL_FILE = "model.keras"
 
@@ -55,6 +54,8 @@ class _Batches:
         counts = np.bincount(split.labels, minlength=len(split.classes)).astype(np.float64)
         self.class_weights = _class_weights(counts, t.class_weight)
         self.donors, self.landmarks, self.templates = _synthetic_sources(cfg, split)
+        self.occlusion = Occlusion(t.occlusion, t.shadow)
+        self.layout = mean_layout(self.landmarks) if self.landmarks else None
         self.n_synthetic = int(round(t.synthetic_masks * counts[split.classes.index(NO_MASK)])) if len(self.donors) else 0
         self.order = self._shuffle()
 
@@ -67,11 +68,16 @@ class _Batches:
     def sample(self, i: int) -> tuple[np.ndarray, int]:
         n = len(self.split.labels)
         if i < n:
-            return self.split.images[i], int(self.split.labels[i])
-        donor = int(self.donors[self.rng.integers(len(self.donors))])  # a synthetic mask
-        template = self.templates[self.rng.integers(len(self.templates))]
-        image = put_mask(self.split.images[donor], self.landmarks[donor], template, self.rng)
-        return image, self.split.classes.index(MASK)
+            image, label = self.split.images[i], int(self.split.labels[i])
+        else:
+            i = int(self.donors[self.rng.integers(len(self.donors))])  # a synthetic mask on this face
+            template = self.templates[self.rng.integers(len(self.templates))]
+            image = put_mask(self.split.images[i], self.landmarks[i], template, self.rng)
+            label = self.split.classes.index(MASK)
+        if self.layout is not None:
+            unmasked = label == self.split.classes.index(NO_MASK)
+            image = self.occlusion(image, unmasked, self.landmarks.get(i, self.layout), self.rng)
+        return image, label
 
     def __getitem__(self, b: int):
         t = self.cfg.training
@@ -93,22 +99,16 @@ def _class_weights(counts: np.ndarray, mode: str) -> np.ndarray:
 
 
 def _synthetic_sources(cfg: Config, split: Split) -> tuple[np.ndarray, dict[int, np.ndarray], list]:
-    """Unmasked training crops with landmarks (index -> (5, 2) in loaded pixels) and templates."""
+    """Unmasked crops with landmarks (synthetic-mask donors), the landmarks of the split (index ->
+    (5, 2) in loaded pixels; every crop that has some) and the mask templates."""
     t = cfg.training
-    if t.synthetic_masks <= 0:
+    if t.synthetic_masks <= 0 and t.occlusion <= 0 and t.shadow <= 0:
         return np.zeros(0, np.int64), {}, []
-    path = Path(t.data_dir) / LANDMARKS_FILE
-    if not path.is_file():
-        raise InputError(f"training.synthetic_masks needs {path} (written by --prepare-data; run it again)")
-    stored = json.loads(path.read_text())
     scale = split.images.shape[1] / t.store_size
+    landmarks = split_landmarks(Path(t.data_dir) / LANDMARKS_FILE, split.paths, scale)
     no_mask = split.classes.index(NO_MASK)
-    landmarks = {}
-    for i, p in enumerate(split.paths):
-        key = "/".join(p.parts[-3:])
-        if split.labels[i] == no_mask and key in stored:
-            landmarks[i] = np.array(stored[key], np.float32) * scale
-    return np.array(sorted(landmarks), np.int64), landmarks, load_templates(t.mask_templates_dir)
+    donors = np.array(sorted(i for i in landmarks if split.labels[i] == no_mask), np.int64)
+    return donors, landmarks, load_templates(t.mask_templates_dir) if t.synthetic_masks > 0 else []
 
 
 def _to_dataset(batches: _Batches):
