@@ -168,8 +168,10 @@ class TrainingConfig(Section):
     # loss weight per class: "balanced" ~ 1 / class count, "sqrt" ~ 1 / sqrt(class count)
     class_weight: Literal["none", "balanced", "sqrt"] = "balanced"
     # occluders that keep the label (augment.Occlusion): probability that an unmasked training face
-    # gets a skin-coloured hand/fist over the mouth, and that any face gets a cap brim's shadow
+    # gets a skin-coloured hand/fist over the mouth (occlusion) or else the head of someone in front
+    # over its lower face (crowd; occlusion + crowd <= 1), and that any face gets a cap brim's shadow
     occlusion: float = Field(0.0, ge=0.0, le=1.0)
+    crowd: float = Field(0.0, ge=0.0, le=1.0)
     shadow: float = Field(0.0, ge=0.0, le=1.0)
 
 

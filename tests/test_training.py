@@ -234,12 +234,12 @@ def test_class_weights_keep_the_mean_loss_scale():
 
 def test_occluders_keep_the_eyes_or_the_mouth_they_should(prepared):
     """A hand covers the mouth in skin colour and leaves the eyes; a brim shadow darkens the eyes,
-    not the mouth; Occlusion puts hands on unmasked faces only."""
+    not the mouth; a head in front hides the chin; hands and heads go on unmasked faces only."""
     import cv2
 
     from facemask.training.augment import Occlusion
     from facemask.training.data import LANDMARKS_FILE
-    from facemask.training.synthetic import put_brim_shadow, put_hand, skin_colour
+    from facemask.training.synthetic import put_brim_shadow, put_hand, put_head, skin_colour
 
     _, out = prepared
     stored = json.loads((out / LANDMARKS_FILE).read_text())
@@ -269,11 +269,29 @@ def test_occluders_keep_the_eyes_or_the_mouth_they_should(prepared):
     assert np.mean([d[0] for d in darker]) > 0.5  # the line is random: the eyes are shaded most times
     assert np.mean([d[0] and d[1] for d in darker]) > 0.3  # ... often with the mouth left lit
 
-    occ = Occlusion(hand=1.0, shadow=0.0)
     face, pts = cv2.imread(str(out / key))[:, :, ::-1], np.array(pts, np.float32)
+    donor = np.full_like(face, 7)  # a black-haired head in front: it covers the chin, not the eyes
+    head = put_head(face, pts, donor, np.random.default_rng(0))
+    chin = pts[3:].mean(axis=0) + (pts[3:].mean(axis=0) - pts[:2].mean(axis=0)) * 0.6
+    assert at(head, chin).sum() < 40 and np.array_equal(at(head, pts[0]), at(face, pts[0]))
+
     rng = np.random.default_rng(0)
-    assert np.array_equal(occ(face, False, pts, rng), face)  # masked faces get no hand
-    assert not np.array_equal(occ(face, True, pts, rng), face)
-    assert parse_config({"training": {"occlusion": 0.5, "shadow": 0.3}}).training.occlusion == 0.5
+    for occ in (Occlusion(hand=1.0), Occlusion(crowd=1.0, donors=donor[None])):
+        assert np.array_equal(occ(face, False, pts, rng), face)  # masked faces keep their mouth
+        assert not np.array_equal(occ(face, True, pts, rng), face)
+    assert parse_config({"training": {"occlusion": 0.5, "crowd": 0.2, "shadow": 0.3}}).training.crowd == 0.2
     with pytest.raises(ConfigError):
         parse_config({"training": {"occlusion": 1.5}})
+
+
+def test_occluded_holdout_stress_test_runs_on_the_holdout(prepared):
+    from facemask.classifiers.runtime import MaskClassifier
+    from facemask.config import ClassifierConfig
+    from facemask.training.synthetic import occluded_holdout
+
+    cfg, out = prepared
+    result = occluded_holdout(cfg, MaskClassifier(ClassifierConfig(num_threads=1)))
+    n_validation = sum(1 for p in (out / "validation").rglob("*.png"))
+    assert result["brim shadow"]["n"] == result["brim shadow, 16 px faces"]["n"] == n_validation
+    assert 0 < result["hand (no_mask)"]["n"] == result["head in front (no_mask)"]["n"] < n_validation
+    assert all(0.0 <= m["accuracy"] <= 1.0 for m in result.values())

@@ -16,7 +16,7 @@ import numpy as np
 
 from ..crops import DEFAULT_PAD
 from .data import resize
-from .synthetic import put_brim_shadow, put_hand
+from .synthetic import put_brim_shadow, put_hand, put_head
 
 
 @dataclass(frozen=True)
@@ -72,20 +72,27 @@ class CCTVAugment:
         return np.clip(x, 0, 255).astype(np.uint8)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Occlusion:
     """Occluders that keep the label, drawn on the stored crop before CCTVAugment (so they are
-    downscaled, blurred and compressed with the face): a hand over the mouth of unmasked faces
-    (probability ``hand``; training.occlusion) and a cap's brim shadow over the upper face of any
-    face (``shadow``; training.shadow). ``landmarks`` are the crop's five YuNet points, or a mean
-    layout when the crop has none."""
+    downscaled, blurred and compressed with the face). Unmasked faces get a hand over the mouth
+    (probability ``hand``; training.occlusion) or the head of someone in front over the lower
+    face (``crowd``; training.crowd; its texture is the top of one of ``donors``, unmasked
+    crops); any face gets a cap brim's shadow (``shadow``; training.shadow). ``landmarks`` are
+    the crop's five YuNet points, or a mean layout when the crop has none."""
 
     hand: float = 0.0
     shadow: float = 0.0
+    crowd: float = 0.0
+    donors: np.ndarray | None = None  # (N, S, S, 3) unmasked crops; needed when crowd > 0
 
     def __call__(self, crop: np.ndarray, unmasked: bool, landmarks: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        if unmasked and rng.random() < self.hand:
-            crop = put_hand(crop, landmarks, rng)
+        if unmasked:
+            u = rng.random()
+            if u < self.hand:
+                crop = put_hand(crop, landmarks, rng)
+            elif u < self.hand + self.crowd and self.donors is not None and len(self.donors):
+                crop = put_head(crop, landmarks, self.donors[rng.integers(len(self.donors))], rng)
         if rng.random() < self.shadow:
             crop = put_brim_shadow(crop, landmarks, rng)
         return crop

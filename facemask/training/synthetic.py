@@ -155,6 +155,36 @@ def put_hand(face_rgb: np.ndarray, landmarks: np.ndarray, rng: np.random.Generat
     return np.clip(out, 0, 255).astype(np.uint8)
 
 
+def put_head(face_rgb: np.ndarray, landmarks: np.ndarray, donor_rgb: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Someone in front: the top of another (unmasked) face crop, its hair and forehead, pasted in
+    a soft ellipse rising from below over the chin and mouth."""
+    eyes, ux, uy, eye_dist, eye_mouth = _face_axes(landmarks)
+    if eye_dist < 1.0:
+        return face_rgb
+    h, w = face_rgb.shape[:2]
+    centre = eyes + uy * eye_mouth * rng.uniform(1.4, 2.0) + ux * eye_dist * rng.uniform(-0.8, 0.8)
+    axes = np.array([eye_dist * rng.uniform(0.9, 1.8), eye_mouth * rng.uniform(0.8, 1.3)])  # top: nose to chin
+    ss = 4
+    shape = np.zeros((h * ss, w * ss), np.float32)
+    cv2.ellipse(shape, (int(round(centre[0] * ss)), int(round(centre[1] * ss))), (int(axes[0] * ss), int(axes[1] * ss)),
+                rng.uniform(-20, 20), 0, 360, 1.0, -1, cv2.LINE_AA)
+    alpha = cv2.resize(shape, (w, h), interpolation=cv2.INTER_AREA)
+    top = donor_rgb[: max(2, int(donor_rgb.shape[0] * rng.uniform(0.3, 0.5)))]  # hair and forehead
+    if rng.random() < 0.5:
+        top = top[:, ::-1]
+    x0, y0 = (centre - axes).astype(int)
+    x1, y1 = (centre + axes).astype(int)
+    layer = np.zeros_like(face_rgb, np.float32)
+    patch = cv2.resize(np.ascontiguousarray(top), (max(1, x1 - x0), max(1, y1 - y0)), interpolation=cv2.INTER_LINEAR)
+    ox, oy = max(0, -x0), max(0, -y0)
+    cx0, cy0, cx1, cy1 = max(0, x0), max(0, y0), min(w, x1), min(h, y1)
+    if cx1 <= cx0 or cy1 <= cy0:
+        return face_rgb
+    layer[cy0:cy1, cx0:cx1] = patch[oy:oy + cy1 - cy0, ox:ox + cx1 - cx0]
+    out = face_rgb.astype(np.float32) * (1 - alpha[..., None]) + layer * alpha[..., None]
+    return np.clip(out, 0, 255).astype(np.uint8)
+
+
 def put_brim_shadow(face_rgb: np.ndarray, landmarks: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """A cap or hat: the upper face darkened down to a tilted line between the forehead and the
     nose (the brim's shadow), sometimes with the brim itself drawn above the eyes."""
@@ -192,3 +222,70 @@ def split_landmarks(path: Path, split_paths: list[Path], scale: float) -> dict[i
         if key in stored:
             out[i] = np.array(stored[key], np.float32) * scale
     return out
+
+
+def occluded_holdout(cfg, clf, seed: int = 0, small_face_px: int = 16) -> dict[str, dict]:
+    """A stress test built from the training hold-out (never from val or test videos): the hold-out
+    unmasked faces with a hand over the mouth or another hold-out face's hair over the lower face
+    (the next unmasked crop in the list), and every hold-out face under a cap brim's
+    shadow, each at the stored size and shrunk to ``small_face_px`` faces (then resized back, as a
+    CCTV face is). Returns {condition: metrics.summary} with argmax labels; fixed ``seed``."""
+    from .data import LANDMARKS_FILE, load_split, resize
+    from .metrics import summary
+
+    t = cfg.training
+    classes = list(cfg.classifier.classes)
+    split = load_split(t.data_dir, "validation", classes, t.class_dirs, t.store_size)
+    marks = split_landmarks(Path(t.data_dir) / LANDMARKS_FILE, split.paths, 1.0)
+    layout = mean_layout(marks)
+    no_mask = classes.index("no_mask")
+    rng = np.random.default_rng(seed)
+    hands = [i for i in marks if split.labels[i] == no_mask]
+    donors = split.images[hands]
+    sets = {
+        "hand (no_mask)": ([put_hand(split.images[i], marks[i], rng) for i in hands], split.labels[hands]),
+        "head in front (no_mask)": ([put_head(split.images[i], marks[i], donors[(k + 1) % len(hands)], rng)
+                                     for k, i in enumerate(hands)], split.labels[hands]),
+        "brim shadow": ([put_brim_shadow(img, marks.get(i, layout), rng) for i, img in enumerate(split.images)],
+                        split.labels),
+    }
+    low = max(2, round(small_face_px * (1 + 2 * cfg.classifier.crop_pad)))
+    out = {}
+    for name, (images, labels) in sets.items():
+        for tag, side in (("", None), (f", {small_face_px} px faces", low)):
+            x = np.stack([resize(img if side is None else resize(img, side), clf.input_size) for img in images])
+            out[name + tag] = summary(labels, clf.predict(x).argmax(axis=1), classes)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+    import sys
+
+    from ..classifiers.runtime import MaskClassifier
+    from ..config import load_config
+    from ..errors import FacemaskError
+
+    p = argparse.ArgumentParser(prog="python -m facemask.training.synthetic",
+                                description="Hold-out stress test: unmasked faces behind a hand or a head, "
+                                            "faces under a cap brim.")
+    p.add_argument("--config", required=True)
+    p.add_argument("--model", help="catalog name or .tflite/.onnx path (default: classifier.model)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    args = p.parse_args(argv)
+    try:
+        cfg = load_config(args.config, args.set)
+        ccfg = cfg.classifier if not args.model else cfg.classifier.model_copy(update={"model": args.model})
+        result = occluded_holdout(cfg, MaskClassifier(ccfg))
+    except FacemaskError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    print(f"model {ccfg.model} on the occluded hold-out of {cfg.training.data_dir} (argmax)")
+    for name, m in result.items():
+        recall = " ".join(f"{c} {r:.4f}" for c, r in m["recall"].items() if r is not None)
+        print(f"{name:28s} n={m['n']:5d} accuracy {m['accuracy']:.4f} recall: {recall}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
