@@ -54,7 +54,8 @@ class _Batches:
         counts = np.bincount(split.labels, minlength=len(split.classes)).astype(np.float64)
         self.class_weights = _class_weights(counts, t.class_weight)
         self.donors, self.landmarks, self.templates = _synthetic_sources(cfg, split)
-        self.occlusion = Occlusion(t.occlusion, t.shadow)
+        unmasked = split.images[split.labels == split.classes.index(NO_MASK)] if t.crowd > 0 else None
+        self.occlusion = Occlusion(t.occlusion, t.shadow, t.crowd, unmasked)
         self.layout = mean_layout(self.landmarks) if self.landmarks else None
         self.n_synthetic = int(round(t.synthetic_masks * counts[split.classes.index(NO_MASK)])) if len(self.donors) else 0
         self.order = self._shuffle()
@@ -102,7 +103,7 @@ def _synthetic_sources(cfg: Config, split: Split) -> tuple[np.ndarray, dict[int,
     """Unmasked crops with landmarks (synthetic-mask donors), the landmarks of the split (index ->
     (5, 2) in loaded pixels; every crop that has some) and the mask templates."""
     t = cfg.training
-    if t.synthetic_masks <= 0 and t.occlusion <= 0 and t.shadow <= 0:
+    if t.synthetic_masks <= 0 and t.occlusion <= 0 and t.crowd <= 0 and t.shadow <= 0:
         return np.zeros(0, np.int64), {}, []
     scale = split.images.shape[1] / t.store_size
     landmarks = split_landmarks(Path(t.data_dir) / LANDMARKS_FILE, split.paths, scale)
