@@ -2,7 +2,8 @@
 
 Build the engine on the target device from the ONNX export, e.g.
 ``trtexec --onnx=ofm_classifier.onnx --saveEngine=ofm_classifier.engine --fp16
---minShapes=input:1x45x45x3 --optShapes=input:16x45x45x3 --maxShapes=input:64x45x45x3``.
+--minShapes=image:1x45x45x3 --optShapes=image:16x45x45x3 --maxShapes=image:64x45x45x3``
+(or ``python scripts/build_trt_engine.py``, which reads the input name from the file).
 """
 
 from __future__ import annotations
