@@ -42,7 +42,8 @@ def report_errors(run: Callable[[], int | None]) -> int:
     """Run a command body; a FacemaskError becomes one ``error:`` line on stderr and its exit code."""
     _setup_logging()
     try:
-        return run() or 0
+        result = run()
+        return result if isinstance(result, int) else 0
     except FacemaskError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code

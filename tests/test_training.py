@@ -11,7 +11,7 @@ import pytest
 from facemask.config import parse_config
 from facemask.errors import ConfigError, InputError
 
-from .conftest import KAGGLE, REPO, SHARED
+from .conftest import KAGGLE, SHARED
 
 MASK_CROPS = SHARED / "data" / "mask_crops"
 

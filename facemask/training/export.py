@@ -27,7 +27,8 @@ from pathlib import Path
 import numpy as np
 
 from ..config import Config, load_config
-from ..errors import FacemaskError, InputError, ModelError
+from ..cli import report_errors
+from ..errors import InputError, ModelError
 from ..models import BUNDLED_DIR, CATALOG_PATH, sha256_file
 from .augment import CCTVAugment, augment_batch, plain_batch
 from .data import load_split
@@ -198,7 +199,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--edgetpu", action="store_true", help="only <stem>_int8_b1.tflite (batch 1, for edgetpu_compiler)")
     p.add_argument("--float16", action="store_true", help="only <stem>_float16.tflite")
     args = p.parse_args(argv)
-    try:
+
+    def run() -> None:
         cfg = load_config(args.config, args.set)
         from .train import MODEL_FILE
 
@@ -213,10 +215,8 @@ def main(argv: list[str] | None = None) -> int:
         if not (args.edgetpu or args.float16):
             export_tflite(cfg, model_path)
             export_onnx(cfg, model_path)
-    except FacemaskError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    return 0
+
+    return report_errors(run)
 
 
 if __name__ == "__main__":

@@ -29,7 +29,7 @@ import numpy as np
 
 from ..config import Config
 from ..crops import face_crop, square_box
-from ..datasets import VOC_LABELS, load_voc_dataset
+from ..datasets import load_voc_dataset
 from ..detectors.yunet import YuNetConfig, YuNetDetector
 from ..errors import ConfigError, InputError
 from ..types import Face

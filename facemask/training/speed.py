@@ -14,7 +14,7 @@ import numpy as np
 
 from ..classifiers.runtime import MaskClassifier
 from ..config import ClassifierConfig
-from ..errors import FacemaskError
+from ..cli import report_errors
 
 
 def faces_per_second(clf: MaskClassifier, batch: int, seconds: float, rng: np.random.Generator) -> float:
@@ -35,16 +35,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seconds", type=float, default=3.0)
     args = p.parse_args(argv)
     rng = np.random.default_rng(0)
-    try:
+
+    def run() -> None:
         for name in args.models:
             clf = MaskClassifier(ClassifierConfig(model=name, num_threads=args.threads, max_batch=max(args.batches)))
             for b in args.batches:
                 fps = faces_per_second(clf, b, args.seconds, rng)
                 print(f"{name:28s} threads {args.threads} batch {b:4d}: {fps:8.0f} faces/s", flush=True)
-    except FacemaskError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    return 0
+
+    return report_errors(run)
 
 
 if __name__ == "__main__":

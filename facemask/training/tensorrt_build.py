@@ -17,7 +17,8 @@ import os
 import sys
 from pathlib import Path
 
-from ..errors import BackendUnavailable, FacemaskError, InputError, ModelError
+from ..cli import report_errors
+from ..errors import BackendUnavailable, InputError, ModelError
 
 
 def _tensorrt():
@@ -81,12 +82,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-fp16", action="store_true", help="float32 kernels only")
     p.add_argument("--workspace-mb", type=int, default=256)
     args = p.parse_args(argv)
-    try:
-        build_engine(args.onnx, args.out, args.min_batch, args.opt_batch, args.max_batch, not args.no_fp16, args.workspace_mb)
-    except FacemaskError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    return 0
+    return report_errors(lambda: build_engine(
+        args.onnx, args.out, args.min_batch, args.opt_batch, args.max_batch, not args.no_fp16, args.workspace_mb))
 
 
 if __name__ == "__main__":
