@@ -23,7 +23,8 @@ from pathlib import Path
 import cv2
 
 from ..config import Config, load_config
-from ..errors import FacemaskError, InputError
+from ..cli import report_errors
+from ..errors import InputError
 from ..io.sinks import VideoWriter, write_json
 from ..io.sources import VideoSource
 from ..pipeline import FramePipeline
@@ -211,20 +212,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-pipelined", action="store_true", help="skip the threaded end-to-end pass")
     p.add_argument("--json", help="also write the numbers to this JSON file")
     args = p.parse_args(argv)
-    try:
+
+    def run() -> None:
         cfg = load_config(args.config, args.overrides)
         if not Path(args.video).is_file():
             raise InputError(f"{args.video}: no such file")
         report = bench(cfg, args.video, args.max_frames, args.warmup, not args.no_pipelined)
-    except FacemaskError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    print(format_report(report))
-    if args.json:
-        write_json(args.json, report)
-        print(f"wrote {args.json}")
-    return 0
+        print(format_report(report))
+        if args.json:
+            write_json(args.json, report)
+            print(f"wrote {args.json}")
 
+    return report_errors(run)
 
 if __name__ == "__main__":
     sys.exit(main())
