@@ -77,9 +77,24 @@ class TrackerConfig(Section):
     """norfair Kalman tracking of faces (video only); see facemask.tracking."""
 
     enabled: bool = True
-    # Run detector + classifier on one frame in ``detect_every``; the tracker carries the boxes in
-    # between (scripts/bench_detect_every.py measures speed and per-frame recall against 1).
+    # Run the detector on the whole frame on one frame in ``detect_every`` (new faces are found
+    # there); in between, see local_search (scripts/bench_detect_every.py measures speed and
+    # per-frame recall against 1).
     detect_every: int = Field(4, ge=1, le=30)
+    # On the frames in between, look for every tracked face again in a small region around its
+    # predicted box (a few ms on a 1080p frame) and classify what is found, so boxes follow the
+    # faces and every frame votes. Off, or with a detector that cannot search regions (the pose
+    # detectors), the tracker carries the boxes (Kalman prediction) and only full detections vote.
+    local_search: bool = True
+    # Each search region: the predicted box grown by this many face sizes on every side.
+    search_margin: float = Field(2.0, ge=0.25, le=10.0)
+    # Two score thresholds, as in ByteTrack: detections scoring at least keep_score (and below the
+    # detector's score_threshold) keep a track going and may start a candidate track, but a track
+    # becomes a person only once one of its detections reaches score_threshold, and only faces
+    # at score_threshold or on such a track are shown. A blurred frame then does not lose a
+    # person, and a face whose score wavers around the threshold is followed on every frame.
+    # Detectors with region search (YuNet) only; keep_score >= score_threshold turns it off.
+    keep_score: float = Field(0.3, ge=0.0, le=1.0)
     # What is tracked: the two box corners, or the corners plus the five landmarks.
     points: Literal["box", "box_landmarks"] = "box"
     # "euclidean": mean point distance in units of the track's face size (a 15 px face that moved

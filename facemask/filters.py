@@ -12,6 +12,7 @@ TOO_SMALL = "too_small"
 OUTSIDE_AREA = "outside_area"
 NOT_FRONTAL = "not_frontal"
 AT_EDGE = "at_edge"
+LOW_SCORE = "low_score"  # below the detector's classify_score, or a weak face kept by a track
 
 
 def detection_area(margins: Margins, width: int, height: int) -> tuple[float, float, float, float]:
@@ -43,8 +44,10 @@ def is_frontal(face: Face, min_eye_ratio: float = 0.2) -> bool:
     return min(rx, lx) <= nx <= max(rx, lx)
 
 
-def apply_filters(faces: list[Face], cfg: FiltersConfig, width: int, height: int) -> list[Face]:
-    """Set ``skip_reason`` on faces that must not be classified; return the ones to classify."""
+def apply_filters(faces: list[Face], cfg: FiltersConfig, width: int, height: int, min_score: float = 0.0) -> list[Face]:
+    """Set ``skip_reason`` on faces that must not be classified; return the ones to classify.
+    ``min_score``: faces the detector scored lower are often no face at all (the back of a head,
+    a palm), which a mask classifier has never seen: followed and drawn, never classified."""
     x1, y1, x2, y2 = detection_area(cfg.detection_area, width, height)
     keep = []
     for face in faces:
@@ -56,6 +59,8 @@ def apply_filters(faces: list[Face], cfg: FiltersConfig, width: int, height: int
             face.skip_reason = OUTSIDE_AREA
         elif cfg.edge_margin and min(bx1, by1, width - bx2, height - by2) < cfg.edge_margin:
             face.skip_reason = AT_EDGE
+        elif face.score < min_score:
+            face.skip_reason = LOW_SCORE
         elif cfg.frontal_only and not is_frontal(face):
             face.skip_reason = NOT_FRONTAL
         else:

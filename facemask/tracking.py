@@ -1,9 +1,11 @@
 """Follow faces across frames: norfair's Kalman tracker on the detector's boxes, one vote box per track.
 
-The detector runs on one frame in ``tracker.detect_every``; norfair is told the period so a track
-survives the frames in between, and its Kalman estimate carries the box on those frames. Only the
-faces of detection frames are classified, and each classifier output votes for the track that
-matched its face (see :mod:`facemask.votes`).
+The detector runs on the whole frame on one frame in ``tracker.detect_every``. In between, either
+the detector looks again around the tracks' predicted boxes (``tracker.local_search``: every frame
+then has detections, norfair's period is 1) or nothing is detected and norfair, told the period,
+keeps the tracks alive while its Kalman estimate carries their boxes. Every detected face is
+classified, and each classifier output votes for the track that matched its face (see
+:mod:`facemask.votes`).
 
 Each track also keeps how far its detected box centre has moved, in face sizes, and how often
 the region of its first box changed look, so that a face that never moves (a poster, a
@@ -93,7 +95,8 @@ class Track:
     votes: VoteState
     first_frame: int
     box: np.ndarray  # (4,) current Kalman estimate x1, y1, x2, y2
-    id: int | None = None  # norfair's id, given once the track is confirmed
+    id: int | None = None  # given once the track is confirmed (initialized by norfair, and strong)
+    strong: bool = False  # one of its detections reached the detector's score threshold
     last_seen: int = -1  # last frame with a matching detection
     detections: int = 0
     face: Face | None = None  # the face of the latest matching detection
@@ -182,20 +185,31 @@ class TrackerStep:
     active: list[Track]  # tracks alive after this frame (confirmed or not)
     started: list[Track]  # tracks confirmed (given an id) on this frame
     ended: list[Track]  # tracks that died on this frame
+    # This frame's detections to show: those at the detector's threshold, and weaker ones that
+    # continue a track which had one (a weak face alone is only a candidate).
+    shown: list[Face] = field(default_factory=list)
 
 
 class FaceTracker:
     """norfair's Tracker plus per-track votes and motion. Call :meth:`update` once per frame."""
 
-    def __init__(self, cfg: TrackerConfig, vote: VoteConfig, filters: FiltersConfig):
+    def __init__(self, cfg: TrackerConfig, vote: VoteConfig, filters: FiltersConfig, local_search: bool = False,
+                 strong_score: float = 0.0):
+        """``local_search``: the caller detects on every frame (whole frame or regions), not on
+        one in ``detect_every``. ``strong_score``: a track is confirmed only once a detection
+        scores at least this (faces below it only keep tracks going; see tracker.keep_score)."""
         self.cfg, self.vote, self.filters = cfg, vote, filters
+        self.strong_score = strong_score
+        self._next_id = 1
+        self._first_period = 1 if local_search else cfg.detect_every
         self._with_landmarks = cfg.points == "box_landmarks"
         self._norfair = Tracker(
             distance_function="iou",  # replaced below by our vectorized distance
             distance_threshold=cfg.distance_threshold,
             hit_counter_max=cfg.hit_counter_max,
             # A new track starts at hit_counter = period and gains one period per detection cycle,
-            # so this delay confirms it on its ``init_detections``-th detection.
+            # so this delay confirms it on its ``init_detections``-th detection cycle (with local
+            # search, after that many cycles' worth of frames of consecutive detections).
             initialization_delay=cfg.detect_every * cfg.init_detections - 1,
             filter_factory=OptimizedKalmanFilterFactory(R=cfg.kalman_r, Q=cfg.kalman_q),
             past_detections_length=0,
@@ -218,12 +232,13 @@ class FaceTracker:
             dets = [Detection(face_points(f, self._with_landmarks), data=(frame, f)) for f in faces if f.width > 0 and f.height > 0]
             # norfair's period: tracker steps per detection, so a track's hit counter gains as
             # much per detection as it loses over the frames without one.
-            period = self.cfg.detect_every if self.last_detection_frame is None else self._since_detection + 1
+            period = self._first_period if self.last_detection_frame is None else self._since_detection + 1
             self._norfair.update(dets, period=period)
             self.last_detection_frame = frame
             self._since_detection = 0
         started: list[Track] = []
         alive: dict[object, Track] = {}
+        supported: set[int] = set()  # ids of the weak faces matched to a strong track
         for obj in self._norfair.tracked_objects:
             if not obj.hit_counter_is_positive:
                 continue  # dead: norfair drops it at the next update, it can never match again
@@ -235,8 +250,12 @@ class FaceTracker:
             stamp, face = obj.last_detection.data
             if faces is not None and stamp == frame:
                 track.observe(face, frame, self.filters, image)
-            if track.id is None and obj.id is not None:
-                track.id = obj.id
+                track.strong = track.strong or face.score >= self.strong_score
+                if track.strong:
+                    supported.add(id(face))
+            if track.id is None and obj.id is not None and track.strong:
+                track.id = self._next_id
+                self._next_id += 1
                 started.append(track)
             if track.id is not None and track.face is not None and track.last_seen == frame:
                 track.face.track_id = track.id
@@ -245,7 +264,8 @@ class FaceTracker:
         for track in ended:
             track.close()
         self._tracks = alive
-        return TrackerStep(active=list(alive.values()), started=started, ended=ended)
+        shown = [f for f in faces or [] if f.score >= self.strong_score or id(f) in supported]
+        return TrackerStep(active=list(alive.values()), started=started, ended=ended, shown=shown)
 
     def finish(self) -> list[Track]:
         """End every track (end of the video); returns them."""
@@ -255,16 +275,29 @@ class FaceTracker:
         self._tracks = {}
         return ended
 
-    def faces_now(self) -> list[Face]:
-        """Faces for a frame without detection: every track matched at the latest detection,
-        at its Kalman estimate (tracks coasting without a match are not shown)."""
+    def carried_faces(self, frame: int) -> list[Face]:
+        """Faces of the tracks not detected on ``frame`` but within the last ``detect_every``
+        frames, at their Kalman estimate: a face missed for a frame or two is still drawn, and
+        on the frames between full detections without local search every track matched at the
+        latest detection is (tracks coasting for longer are not shown)."""
         out = []
         for track in self._tracks.values():
-            if track.last_seen == self.last_detection_frame:
+            if track.strong and track.last_seen < frame and frame - track.last_seen < self.cfg.detect_every:
                 face = track.carried_face()
                 if face is not None:
                     out.append(face)
         return out
+
+    def predicted_boxes(self) -> np.ndarray:
+        """(N, 4) where the live tracks (confirmed or not) should be on the next frame: the Kalman
+        estimate moved by its velocity; where local search looks for them."""
+        boxes = []
+        for obj in self._tracks:
+            pts = obj.estimate[:2] + obj.estimate_velocity[:2]
+            if not np.isfinite(pts).all():
+                continue
+            boxes.append(np.concatenate([pts.min(axis=0), pts.max(axis=0)]))  # corners may cross
+        return np.array(boxes, np.float64).reshape(-1, 4)
 
     @property
     def tracks(self) -> list[Track]:

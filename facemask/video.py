@@ -1,8 +1,9 @@
 """A video session: the frame pipeline over consecutive frames, plus people tracking and statistics.
 
-Per frame: on one frame in ``tracker.detect_every`` the detector and the classifier run and the
-tracker matches the faces; on the frames in between only the tracker runs (Kalman prediction)
-and carries the latest faces. Each track decides mask / no mask / undecided by voting
+Per frame: on one frame in ``tracker.detect_every`` the detector runs on the whole frame; on the
+frames in between it looks only around the tracks' predicted boxes (``tracker.local_search``),
+or, without local search, nothing is detected and the tracker carries the latest faces (Kalman
+prediction). Detected faces are classified and matched to tracks. Each track decides mask / no mask / undecided by voting
 (:mod:`facemask.votes`); :mod:`facemask.stats` turns tracks into people, events and counters.
 
 The batch command and the web GUI use the same session:
@@ -33,11 +34,18 @@ class VideoSession:
         self.cfg = cfg
         self.fps = fps if fps > 0 else 25.0
         self.pipeline = pipeline if pipeline is not None else FramePipeline(cfg)
-        self.tracker = FaceTracker(cfg.tracker, cfg.vote, cfg.filters) if cfg.tracker.enabled else None
+        regions = self.pipeline.searches_regions
+        self.local_search = cfg.tracker.local_search and regions
+        # Two thresholds (tracker.keep_score): detect down to keep_score, confirm at the detector's.
+        self.strong_score = self.pipeline.detector.score_threshold if regions else 0.0
+        self.min_score = cfg.tracker.keep_score if regions and cfg.tracker.keep_score < self.strong_score else None
+        self.tracker = FaceTracker(cfg.tracker, cfg.vote, cfg.filters, self.local_search,
+                                   self.strong_score) if cfg.tracker.enabled else None
         self.stats = PeopleStats(cfg.stats, cfg.filters, self.fps)
         self._events: list[dict] = []
         self.frames = 0
-        self.detected_frames = 0
+        self.detected_frames = 0  # frames the detector ran on whole
+        self._last_full: int | None = None
         self._finished = False
 
     # ------------------------------------------------------------- per frame
@@ -49,17 +57,26 @@ class VideoSession:
         if self.tracker is None:
             self.detected_frames += 1
             return self.pipeline.process(frame, frame_index=index, time_s=time_s)
-        last = self.tracker.last_detection_frame
+        last = self._last_full
         if last is None or index - last >= self.cfg.tracker.detect_every or index < last:
-            result = self.pipeline.process(frame, frame_index=index, time_s=time_s)
-            t0 = time.perf_counter()
-            step = self.tracker.update(index, result.faces, frame)
+            result = self.pipeline.process(frame, frame_index=index, time_s=time_s, min_score=self.min_score)
+            self._last_full = index
             self.detected_frames += 1
+        elif self.local_search:
+            result = self.pipeline.process(frame, frame_index=index, time_s=time_s,
+                                           near=self.tracker.predicted_boxes(), margin=self.cfg.tracker.search_margin,
+                                           min_score=self.min_score)
         else:
-            t0 = time.perf_counter()
-            step = self.tracker.update(index, None)
             h, w = frame.shape[:2]
-            result = FrameResult(width=w, height=h, faces=self.tracker.faces_now(), frame=index, time_s=time_s)
+            result = None
+        t0 = time.perf_counter()
+        if result is None:
+            step = self.tracker.update(index, None)
+            result = FrameResult(width=w, height=h, faces=[], frame=index, time_s=time_s)
+        else:
+            step = self.tracker.update(index, result.faces, frame)
+            result.faces = step.shown
+        result.faces = result.faces + self.tracker.carried_faces(index)
         self._events.extend(self.stats.update(index, step.active, step.ended))
         result.timings_ms["track"] = (time.perf_counter() - t0) * 1e3
         return result

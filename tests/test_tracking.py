@@ -42,7 +42,7 @@ def run_tracker(config: Config, frames, image=None):
         started += step.started
         ended += step.ended
         if not due:
-            carried[i] = tr.faces_now()
+            carried[i] = tr.carried_faces(i)
     return tr, started, ended + tr.finish(), carried
 
 

@@ -1,4 +1,6 @@
-"""The detector contract: one small method, ``detect(frame) -> list[Face]``."""
+"""The detector contract: one small method, ``detect(frame) -> list[Face]``; a detector that can
+also look only around given boxes (video frames between full detections) has
+``detect_regions(frame, boxes, margin)`` (:class:`RegionDetector`)."""
 
 from __future__ import annotations
 
@@ -15,6 +17,24 @@ from ..types import Face
 class FaceDetector(Protocol):
     def detect(self, frame: np.ndarray) -> list[Face]:
         """Faces in a BGR uint8 frame, boxes in that frame's pixels."""
+        ...
+
+
+@runtime_checkable
+class RegionDetector(Protocol):
+    """A detector for video tracking: it can search around given boxes, and report faces down
+    to a lower score than its own threshold (``min_score``)."""
+
+    score_threshold: float
+
+    def detect(self, frame: np.ndarray, min_score: float | None = None) -> list[Face]:
+        ...
+
+    def detect_regions(self, frame: np.ndarray, boxes: np.ndarray, margin: float,
+                       min_score: float | None = None) -> list[Face]:
+        """Faces near ``boxes`` ((N, 4) x1, y1, x2, y2 in frame pixels): each box grown by
+        ``margin`` box sizes on every side is searched, with boxes that agree with :meth:`detect`
+        on the whole frame."""
         ...
 
 
@@ -60,3 +80,38 @@ def tile_grid(width: int, height: int, cols: int, rows: int, overlap: float) -> 
             y2 = height if r == rows - 1 else min(height, int(round(y1 + th)))
             tiles.append((x1, y1, x2, y2))
     return tiles
+
+
+def search_regions(boxes: np.ndarray, margin: float, width: int, height: int, align: int = 1,
+                   context: float = np.inf) -> list[tuple[int, int, int, int]]:
+    """Regions (x1, y1, x2, y2) to search for ``boxes`` again: each box grown on every side by
+    ``margin`` times its longer side, or times ``context`` px for boxes larger than that, snapped outwards to multiples of ``align`` (so a CNN with that
+    total stride sees the crop on the same grid as the whole image), clipped to the image; two
+    overlapping regions are merged when their bounding rectangle has fewer pixels than the two
+    together (merging more would search a crowd's whole bounding rectangle)."""
+    def area(r: list[int]) -> int:
+        return (r[2] - r[0]) * (r[3] - r[1])
+
+    regions: list[list[int]] = []
+    for x1, y1, x2, y2 in np.asarray(boxes, np.float64).reshape(-1, 4):
+        m = margin * min(max(x2 - x1, y2 - y1, 1.0), context)
+        r = [int(np.floor((x1 - m) / align)) * align, int(np.floor((y1 - m) / align)) * align,
+             int(np.ceil((x2 + m) / align)) * align, int(np.ceil((y2 + m) / align)) * align]
+        r = [max(r[0], 0), max(r[1], 0), min(r[2], width), min(r[3], height)]
+        if r[2] > r[0] and r[3] > r[1]:
+            regions.append(r)
+    merged = True
+    while merged:  # few regions per frame: the quadratic loop is cheaper than anything clever
+        merged = False
+        for i in range(len(regions)):
+            for j in range(i + 1, len(regions)):
+                a, b = regions[i], regions[j]
+                u = [min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3])]
+                if area(u) < area(a) + area(b):
+                    regions[i] = u
+                    del regions[j]
+                    merged = True
+                    break
+            if merged:
+                break
+    return [tuple(r) for r in regions]
