@@ -87,7 +87,7 @@ class TrackerConfig(Section):
     # detectors), the tracker carries the boxes (Kalman prediction) and only full detections vote.
     local_search: bool = True
     # Each search region: the predicted box grown by this many face sizes on every side.
-    search_margin: float = Field(2.0, ge=0.25, le=10.0)
+    search_margin: float = Field(3.0, ge=0.25, le=10.0)
     # Two score thresholds, as in ByteTrack: detections scoring at least keep_score (and below the
     # detector's score_threshold) keep a track going and may start a candidate track, but a track
     # becomes a person only once one of its detections reaches score_threshold, and only faces
