@@ -80,7 +80,7 @@ class TrackerConfig(Section):
     # Run the detector on the whole frame on one frame in ``detect_every`` (new faces are found
     # there); in between, see local_search (scripts/bench_detect_every.py measures speed and
     # per-frame recall against 1).
-    detect_every: int = Field(4, ge=1, le=30)
+    detect_every: int = Field(5, ge=1, le=30)
     # On the frames in between, look for every tracked face again in a small region around its
     # predicted box (a few ms on a 1080p frame) and classify what is found, so boxes follow the
     # faces and every frame votes. Off, or with a detector that cannot search regions (the pose

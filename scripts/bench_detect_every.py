@@ -20,7 +20,7 @@ The "lag 1" line is the reference against itself one frame earlier: how much of 
 faces the detector's own previous frame matches at IoU >= 0.5. Small faces jitter from frame to
 frame, so carrying boxes over frames without detection cannot beat it by much.
 
-    python scripts/bench_detect_every.py                       # Town Centre 1080p, N = 1..4
+    python scripts/bench_detect_every.py                       # Town Centre 1080p, N = 1..5
     python scripts/bench_detect_every.py --every 1 3 --repeat 3 --set detector.upscale=1.0
 """
 
@@ -123,7 +123,7 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--video", type=Path, default=DEFAULT_VIDEO)
     p.add_argument("--config", default="configs/config-x86.json")
-    p.add_argument("--every", type=int, nargs="+", default=[1, 2, 3, 4])
+    p.add_argument("--every", type=int, nargs="+", default=[1, 2, 3, 4, 5])
     p.add_argument("--repeat", type=int, default=1, help="runs per value; the fastest is reported")
     p.add_argument("--max-frames", type=int, default=None, help="first frames only")
     p.add_argument("--min-size", type=int, default=16, help="face size for the second recall column (default: %(default)s, filters.min_face_size)")

@@ -127,8 +127,9 @@ def test_frames_between_full_detections_are_searched_and_vote_only_with_local_se
     # the closest walker (the largest face) is classified on every frame it is found
     track = max(session.tracker.tracks, key=lambda t: t.mean_size)
     classified = track.votes.classified
+    full = -(-len(town_frames) // config.tracker.detect_every)
     if local:
-        assert searched == 18 and classified >= 20, (searched, classified)
+        assert searched == len(town_frames) - full and classified >= 20, (searched, classified)
     else:
-        assert searched == 0 and classified == 6, (searched, classified)
-    assert session.detected_frames == 6
+        assert searched == 0 and 1 <= classified <= full, (searched, classified)  # full detections only
+    assert session.detected_frames == full
