@@ -155,7 +155,7 @@ def render(r: dict) -> str:
              "## Results", "",
              f"Config `{r['config']}`: detector " + ", ".join(f"{k} {detector[k]}" for k in keys)
              + f", classifier `{cfg.classifier.model}`, tracker detect_every {cfg.tracker.detect_every}"
-             + (" with local search" if cfg.tracker.local_search else "") + ". Measured on a machine with {r['cpus']} CPUs shared with "
+             + (" with local search" if cfg.tracker.local_search else "") + f". Measured on a machine with {r['cpus']} CPUs shared with "
              "other jobs (1-min load average before -> after each part: "
              + ", ".join(f"{k} {a:.1f} -> {b:.1f}" for k, (a, b) in r["load_avg"].items())
              + "): wall times are upper bounds, CPU ms are steadier."
