@@ -145,6 +145,10 @@ class YuNetDetector:
         x1, y1 = int(np.floor(region[0] / s)), int(np.floor(region[1] / s))
         x2, y2 = min(int(np.ceil(region[2] / s)), w), min(int(np.ceil(region[3] / s)), h)
         crop = self._scaled(np.ascontiguousarray(frame[y1:y2, x1:x2]), s)
+        # At a scale other than 1 the frame pixels start a little before the region: cut the
+        # scaled crop back to the region's origin, on the stride grid.
+        dx, dy = max(round(region[0] - x1 * s), 0), max(round(region[1] - y1 * s), 0)
+        crop = np.ascontiguousarray(crop[dy:, dx:]) if dx or dy else crop
         ch, cw = crop.shape[:2]
         cut_l, cut_t, cut_r, cut_b = x1 > 0, y1 > 0, x2 < w, y2 < h
 
@@ -152,4 +156,4 @@ class YuNetDetector:
             return not ((cut_l and row[0] < 1) or (cut_t and row[1] < 1)
                         or (cut_r and row[0] + row[2] > cw - 1) or (cut_b and row[1] + row[3] > ch - 1))
 
-        return self._faces(self._run(crop, self._region_net, min_score), (x1 * s, y1 * s), s, w, h, keep=whole)
+        return self._faces(self._run(crop, self._region_net, min_score), (x1 * s + dx, y1 * s + dy), s, w, h, keep=whole)
