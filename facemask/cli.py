@@ -67,6 +67,8 @@ class Tally:
 
     def add(self, result: FrameResult) -> None:
         for face in result.faces:
+            if face.source == "tracker":  # carried by the tracker, not a detection
+                continue
             self.faces += 1
             self.labels["skipped" if face.skip_reason else face.label] += 1
 
@@ -164,11 +166,9 @@ def video(cfg: Config, args) -> int:
             for frame in source:
                 if args.max_frames is not None and n >= args.max_frames:
                     break
-                detected = session.detected_frames
                 result = session.process(frame, n)
                 jsonl.write(result.to_json())
-                if session.detected_frames > detected:  # faces carried by the tracker are not new detections
-                    tally.add(result)
+                tally.add(result)
                 writer.write(session.draw(frame, result))
                 if events is not None:
                     for event in session.pop_events():
