@@ -85,10 +85,12 @@ def tile_grid(width: int, height: int, cols: int, rows: int, overlap: float) -> 
 def search_regions(boxes: np.ndarray, margin: float, width: int, height: int, align: int = 1,
                    context: float = np.inf) -> list[tuple[int, int, int, int]]:
     """Regions (x1, y1, x2, y2) to search for ``boxes`` again: each box grown on every side by
-    ``margin`` times its longer side, or times ``context`` px for boxes larger than that, snapped outwards to multiples of ``align`` (so a CNN with that
-    total stride sees the crop on the same grid as the whole image), clipped to the image; two
-    overlapping regions are merged when their bounding rectangle has fewer pixels than the two
-    together (merging more would search a crowd's whole bounding rectangle)."""
+    ``margin`` times its longer side (or times ``context`` px for boxes larger than that), snapped
+    outwards to multiples of ``align`` (so a CNN with that total stride sees the crop on the same
+    grid as the whole image) and clipped to the image; two overlapping regions are merged when
+    their bounding rectangle has fewer pixels than the two together (merging more would search a
+    crowd's whole bounding rectangle)."""
+
     def area(r: list[int]) -> int:
         return (r[2] - r[0]) * (r[3] - r[1])
 
