@@ -7,9 +7,9 @@ up to 4K: small images get the full upscale, large ones only what fits.
 
 Between full detections a video looks for its tracked faces again in small regions around them
 (:meth:`YuNetDetector.detect_regions`). Each region is run at the whole frame's scale and cut on
-YuNet's 32 px stride grid, so its boxes are the ones the whole frame would give (on Town Centre
-1080p, about 96 % of a frame's faces are found again from the previous frame's boxes at two face
-sizes of margin; unaligned crops find about 80 %).
+YuNet's 32 px stride grid, so its boxes are the ones the whole frame would give
+(``python scripts/region_agreement.py`` measures how many of a frame's faces are found again from
+the previous frame's boxes, aligned or not).
 """
 
 from __future__ import annotations
@@ -123,11 +123,13 @@ class YuNetDetector:
         return faces
 
     def detect_regions(self, frame: np.ndarray, boxes: np.ndarray, margin: float,
-                       min_score: float | None = None) -> list[Face]:
+                       min_score: float | None = None, align: int = STRIDE) -> list[Face]:
+        """``align``: the grid regions are cut on (px at the detector's scale); other than
+        STRIDE only to measure what the alignment is worth (scripts/region_agreement.py)."""
         h, w = frame.shape[:2]
         s = self.scale_for(w, h)
         sw, sh = round(w * s), round(h * s)
-        regions = search_regions(np.asarray(boxes, np.float64) * s, margin, sw, sh, align=STRIDE, context=REGION_CONTEXT)
+        regions = search_regions(np.asarray(boxes, np.float64) * s, margin, sw, sh, align=align, context=REGION_CONTEXT)
         if sum((x2 - x1) * (y2 - y1) for x1, y1, x2, y2 in regions) > MAX_REGION_SHARE * sw * sh:
             return self.detect(frame, min_score)
         if self._region_net is None:
