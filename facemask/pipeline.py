@@ -38,10 +38,8 @@ class FramePipeline:
         t0 = time.perf_counter()
         if near is not None:
             faces = self.detector.detect_regions(frame, near, margin, min_score) if len(near) else []
-        elif min_score is not None:
-            faces = self.detector.detect(frame, min_score)
-        else:
-            faces = self.detector.detect(frame)
+        else:  # a plain FaceDetector takes no min_score
+            faces = self.detector.detect(frame) if min_score is None else self.detector.detect(frame, min_score)
         t1 = time.perf_counter()
         self.classify(frame, faces, min_score is not None)
         t2 = time.perf_counter()

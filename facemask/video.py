@@ -58,23 +58,23 @@ class VideoSession:
             self.detected_frames += 1
             return self.pipeline.process(frame, frame_index=index, time_s=time_s)
         last = self._last_full
+        detected: FrameResult | None = None  # None: nothing detected on this frame
         if last is None or index - last >= self.cfg.tracker.detect_every or index < last:
-            result = self.pipeline.process(frame, frame_index=index, time_s=time_s, min_score=self.min_score)
+            detected = self.pipeline.process(frame, frame_index=index, time_s=time_s, min_score=self.min_score)
             self._last_full = index
             self.detected_frames += 1
         elif self.local_search:
-            result = self.pipeline.process(frame, frame_index=index, time_s=time_s,
-                                           near=self.tracker.predicted_boxes(), margin=self.cfg.tracker.search_margin,
-                                           min_score=self.min_score)
-        else:
-            h, w = frame.shape[:2]
-            result = None
+            detected = self.pipeline.process(frame, frame_index=index, time_s=time_s,
+                                             near=self.tracker.predicted_boxes(), margin=self.cfg.tracker.search_margin,
+                                             min_score=self.min_score)
         t0 = time.perf_counter()
-        if result is None:
+        if detected is None:
             step = self.tracker.update(index, None)
+            h, w = frame.shape[:2]
             result = FrameResult(width=w, height=h, faces=[], frame=index, time_s=time_s)
         else:
-            step = self.tracker.update(index, result.faces, frame)
+            step = self.tracker.update(index, detected.faces, frame)
+            result = detected
             result.faces = step.shown
         result.faces = result.faces + self.tracker.carried_faces(index)
         self._events.extend(self.stats.update(index, step.active, step.ended))

@@ -41,44 +41,18 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from facemask.evaluation.metrics import box_iou  # noqa: E402
+
 DEFAULT_VIDEO = REPO.parent / "shared" / "videos" / "towncentre_clip_1080p.mp4"
 
 
-def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    tl = np.maximum(a[:, None, :2], b[None, :, :2])
-    br = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = np.prod(np.clip(br - tl, 0, None), axis=2)
-    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
-    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
-    return inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-9)
-
-
-def matched(ref: np.ndarray, test: np.ndarray, thr: float = 0.5) -> int:
-    """Greedy one-to-one matching, best IoU first."""
-    if len(ref) == 0 or len(test) == 0:
-        return 0
-    iou = iou_matrix(ref, test)
-    n = 0
-    while True:
-        i, j = np.unravel_index(np.argmax(iou), iou.shape)
-        if iou[i, j] < thr:
-            return n
-        n += 1
-        iou[i, :] = -1
-        iou[:, j] = -1
-
-
-def extra(ref: list[np.ndarray], test: list[np.ndarray]) -> float:
-    """% of the test faces matched to no reference face in the same frame."""
-    total = sum(len(t) for t in test)
-    return 100.0 * (total - sum(matched(r, t) for r, t in zip(ref, test))) / total if total else float("nan")
-
-
 def unmatched(r: np.ndarray, t: np.ndarray, thr: float = 0.5) -> np.ndarray:
-    """The test faces left after greedy one-to-one matching to the reference faces."""
+    """The test faces left after greedy one-to-one matching to the reference faces, best IoU first."""
     if len(r) == 0 or len(t) == 0:
         return t
-    iou = iou_matrix(r, t)
+    iou = box_iou(r, t)
     used = np.zeros(len(t), bool)
     while True:
         i, j = np.unravel_index(np.argmax(iou), iou.shape)
@@ -89,6 +63,16 @@ def unmatched(r: np.ndarray, t: np.ndarray, thr: float = 0.5) -> np.ndarray:
         iou[:, j] = -1
 
 
+def matched(ref: np.ndarray, test: np.ndarray, thr: float = 0.5) -> int:
+    return len(test) - len(unmatched(ref, test, thr))
+
+
+def extra(ref: list[np.ndarray], test: list[np.ndarray]) -> float:
+    """% of the test faces matched to no reference face in the same frame."""
+    total = sum(len(t) for t in test)
+    return 100.0 * (total - sum(matched(r, t) for r, t in zip(ref, test))) / total if total else float("nan")
+
+
 def extra_near(ref: list[np.ndarray], test: list[np.ndarray], window: int = 5) -> float:
     """% of the extra faces that overlap (IoU >= 0.3) a reference face within ``window`` frames:
     a face the detector does find around then, kept on a weaker score or carried."""
@@ -96,7 +80,7 @@ def extra_near(ref: list[np.ndarray], test: list[np.ndarray], window: int = 5) -
     for k, (r, t) in enumerate(zip(ref, test)):
         for box in unmatched(r, t):
             total += 1
-            near += any(len(ref[j]) and iou_matrix(box[None], ref[j]).max() >= 0.3
+            near += any(len(ref[j]) and box_iou(box[None], ref[j]).max() >= 0.3
                         for j in range(max(0, k - window), min(len(ref), k + window + 1)))
     return 100.0 * near / total if total else float("nan")
 

@@ -8,6 +8,7 @@ import pytest
 from facemask.config import parse_config
 from facemask.detectors import build_detector
 from facemask.detectors.base import search_regions
+from facemask.evaluation.metrics import box_iou
 from facemask.filters import LOW_SCORE, apply_filters
 from facemask.io.sources import VideoSource
 from facemask.tracking import FaceTracker
@@ -25,9 +26,7 @@ def face(x, y, size=30, score=0.9, prob=None):
 
 
 def iou(a, b) -> float:
-    tl, br = np.maximum(a[:2], b[:2]), np.minimum(a[2:], b[2:])
-    inter = float(np.prod(np.clip(br - tl, 0, None)))
-    return inter / (float(np.prod(a[2:] - a[:2])) + float(np.prod(b[2:] - b[:2])) - inter)
+    return float(box_iou(a, b)[0, 0])
 
 
 @pytest.fixture(scope="module")
