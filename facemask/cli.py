@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
-import time
+import threading
 from collections import Counter
 from pathlib import Path
 from typing import Callable
@@ -14,7 +15,8 @@ from tqdm import tqdm
 
 from .config import Config, load_config
 from .errors import FacemaskError, InputError
-from .types import FrameResult
+from .io.sinks.base import FrameOutput, Sink, SinkBase
+from .types import Frame, FrameResult
 
 log = logging.getLogger("facemask")
 
@@ -38,18 +40,40 @@ def common_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C or SIGTERM; the message says what the command kept."""
+
+
+class _Terminated(KeyboardInterrupt):
+    pass
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise _Terminated()
+
+
 def report_errors(run: Callable[[], int | None]) -> int:
-    """Run a command body; a FacemaskError becomes one ``error:`` line on stderr and its exit code."""
+    """Run a command body; a FacemaskError becomes one ``error:`` line on stderr and its exit
+    code. SIGTERM is handled like Ctrl-C: the run is interrupted, its partial files removed."""
     _setup_logging()
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    terminated = False
     try:
         result = run()
         return result if isinstance(result, int) else 0
     except FacemaskError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
-    except KeyboardInterrupt:
-        print("interrupted: partial outputs removed", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        terminated = isinstance(exc, _Terminated) or isinstance(exc.__context__, _Terminated)
+        kept = str(exc) if isinstance(exc, Interrupted) and str(exc) else "partial outputs removed"
+        print(f"interrupted: {kept}", file=sys.stderr)
+        return 143 if terminated else 130
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 def run_command(fn, argv, parser: argparse.ArgumentParser) -> int:
@@ -93,42 +117,46 @@ def print_summary(title: str, items: dict) -> None:
 # ---------------------------------------------------------------- images
 
 def images(cfg: Config, args) -> int:
-    from .annotate import draw_result
-    from .io.sinks import JsonlWriter, write_image
-    from .io.sources import list_images, read_image
+    """Annotated copies of every image of a folder and ``results.jsonl`` (one line per image)."""
+    from .io.sinks import AnnotatedImagesSink, FramesJsonlSink, check_output, same_file
+    from .io.sources import ImageFolderSource
     from .pipeline import FramePipeline
+    from .run import ImageSession, Runner
 
-    files = list_images(args.input_image_dir)
-    out_dir = Path(args.output_image_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    pipeline = FramePipeline(cfg)
-    jsonl = JsonlWriter(args.jsonl or out_dir / "results.jsonl")
-    tally, failed, done = Tally(), 0, 0
-    start = time.perf_counter()
-    try:
-        for path in tqdm(files, unit="img", disable=args.no_progress, dynamic_ncols=True):
-            try:
-                image = read_image(path)
-            except InputError as exc:
-                log.warning("%s (skipped)", exc)
-                failed += 1
-                continue
-            result = pipeline.process(image, image=path.name)
-            jsonl.write(result.to_json())
-            tally.add(result)
-            write_image(out_dir / path.name, draw_result(image, result, cfg.output.draw_landmarks),
-                        cfg.output.jpeg_quality)
-            done += 1
-    except BaseException:
-        jsonl.abort()
-        raise
-    jsonl.close()
-    elapsed = time.perf_counter() - start
+    in_dir, out_dir = Path(args.input_image_dir), Path(args.output_image_dir)
+    if same_file(in_dir, out_dir):
+        raise InputError(f"{out_dir}: the output folder is the input folder (its images would be overwritten)")
+    if out_dir.exists() and not out_dir.is_dir():
+        raise InputError(f"{out_dir}: the output folder is an existing file")
+    jsonl_path = check_output(args.jsonl or out_dir / "results.jsonl", "JSON Lines output")
+    source = ImageFolderSource(in_dir, recursive=args.recursive, max_pixels=cfg.input.max_pixels)
+    session = ImageSession(FramePipeline(cfg), cfg.output.draw_landmarks)
+    images_sink = AnnotatedImagesSink(out_dir, cfg.output.jpeg_quality)
+    sinks = [images_sink, FramesJsonlSink(jsonl_path)]
+    tally = Tally()
+
+    class TallySink(SinkBase):
+        def on_frame(self, out: FrameOutput) -> None:
+            tally.add(out.result)
+
+    def failed(frame: Frame, exc: Exception) -> None:
+        log.warning("%s: %s (skipped)", frame.name, exc)
+
+    total = len(source.files)
+    with tqdm(total=total, unit="img", disable=args.no_progress, dynamic_ncols=True) as bar:
+        runner = Runner(source, session, [*sinks, TallySink()], on_frame_error=failed,
+                        on_progress=lambda n: bar.update(n - bar.n))
+        try:
+            rep = runner.run()
+        except KeyboardInterrupt:
+            raise Interrupted(f"{images_sink.written} annotated image(s) kept in {out_dir}; "
+                              f"{jsonl_path.name} not written") from None
+    failures = len(source.report.failed) + len(rep.failed)
     print_summary("facemask images", {
-        "images": done, "failed": failed, **tally.as_dict(),
-        "images/s": done / elapsed if elapsed > 0 else 0.0, "output": str(out_dir),
+        "images": rep.frames_processed, "failed": failures, **tally.as_dict(),
+        "images/s": rep.fps, "output": str(out_dir), "jsonl": str(jsonl_path),
     })
-    return 0 if done or not files else 1
+    return 0 if rep.frames_processed or not total else 1
 
 
 def main_images(argv: list[str] | None = None) -> int:
@@ -136,71 +164,79 @@ def main_images(argv: list[str] | None = None) -> int:
     common_args(p)
     p.add_argument("--input_image_dir", required=True, help="folder of images")
     p.add_argument("--output_image_dir", required=True, help="folder for annotated images and results.jsonl")
+    p.add_argument("--recursive", action="store_true", help="also the images in sub-folders (names keep their folders)")
     return run_command(images, argv, p)
 
 
 # ---------------------------------------------------------------- video
 
+VIDEO_SUFFIXES = (".mp4", ".webm", ".avi")
+
+
 def video(cfg: Config, args) -> int:
     """Annotated video, per-frame JSONL and, with tracking: people events (OUT.events.jsonl),
     a summary (OUT.summary.json) and one row per person (OUT.people.csv)."""
-    from .io.sinks import JsonlWriter, VideoWriter
-    from .io.sources import VideoSource
-    from .video import VideoSession
+    from .io.sinks import AnnotatedVideoSink, EventsJsonlSink, FramesJsonlSink, check_output, same_file
+    from .io.sources import VideoFileSource, open_source, scheme_of
+    from .run import Runner
+    from .video import PeopleReportSink, VideoSession
 
-    source = VideoSource(args.input_video_path)
-    info = source.info
     out = Path(args.output_video)
-    if out.suffix.lower() not in (".mp4", ".webm", ".avi"):
+    if out.suffix.lower() not in VIDEO_SUFFIXES:
         raise InputError(f"{out}: output video must end in .mp4, .webm or .avi")
-    session = VideoSession(cfg, info.fps)
     stem = out.with_suffix("")
-    writer = VideoWriter(out, info.fps, (info.width, info.height), cfg.output.video_codec)
-    jsonl = JsonlWriter(args.jsonl or out.with_suffix(".jsonl"))
-    events = JsonlWriter(stem.with_name(stem.name + ".events.jsonl")) if cfg.tracker.enabled else None
-    tally, n = Tally(), 0
-    total = info.frames if args.max_frames is None else min(info.frames or args.max_frames, args.max_frames)
-    start = time.perf_counter()
+    jsonl_path = Path(args.jsonl) if args.jsonl else out.with_suffix(".jsonl")
+    outputs = [out, jsonl_path] + ([stem.with_name(stem.name + s) for s in (".events.jsonl", ".summary.json",
+                                                                            ".people.csv")]
+                                   if cfg.tracker.enabled else [])
+    for path in outputs:  # before anything is opened or written
+        if same_file(path, args.input_video_path):
+            raise InputError(f"{path}: an output is the input video (it would be destroyed)")
+        check_output(path)
+    if len({p.resolve() for p in outputs}) < len(outputs):
+        raise InputError(f"{jsonl_path}: the JSON Lines output is another output's path")
+    spec = args.input_video_path
+    source = VideoFileSource(spec) if scheme_of(spec) in ("file", "dir") else open_source(spec)
+    info = source.info
+    session = VideoSession(cfg, info.fps, camera=stem.name)
+    sinks: list[Sink] = []
+    tally = Tally()
+
+    class TallySink(SinkBase):
+        def on_frame(self, out: FrameOutput) -> None:
+            tally.add(out.result)
+
     try:
-        with source, tqdm(total=total, unit="frame", disable=args.no_progress, dynamic_ncols=True) as bar:
-            for frame in source:
-                if args.max_frames is not None and n >= args.max_frames:
-                    break
-                result = session.process(frame, n)
-                jsonl.write(result.to_json())
-                tally.add(result)
-                writer.write(session.draw(frame, result))
-                if events is not None:
-                    for event in session.pop_events():
-                        events.write(event)
-                n += 1
-                bar.update(1)
-        session.finish()
-        if events is not None:
-            for event in session.pop_events():
-                events.write(event)
-        reports = session.write_reports(stem)
+        sinks.append(AnnotatedVideoSink(out, info.fps, (info.width, info.height), cfg.output.video_codec))
+        sinks.append(FramesJsonlSink(jsonl_path))
+        if cfg.tracker.enabled:
+            sinks.append(EventsJsonlSink(outputs[2]))
+            sinks.append(PeopleReportSink(session, stem))
     except BaseException:
-        writer.abort()
-        jsonl.abort()
-        if events is not None:
-            events.abort()
+        for sink in sinks:
+            sink.abort()
+        source.close()
         raise
-    writer.close()
-    jsonl.close()
-    if events is not None:
-        events.close()
-        reports.insert(0, events.path)
-    elapsed = time.perf_counter() - start
+    total = info.frames if args.max_frames is None else min(info.frames or args.max_frames, args.max_frames)
+    with source, tqdm(total=total, unit="frame", disable=args.no_progress, dynamic_ncols=True) as bar:
+        rep = Runner(source, session, [*sinks, TallySink()], max_frames=args.max_frames,
+                     on_progress=lambda n: bar.update(n - bar.n)).run()
+    truncated = source.truncated() if isinstance(source, VideoFileSource) and args.max_frames is None else None
+    if truncated:
+        log.warning("%s", truncated)
     people = session.summary()
     if people:  # per person; per-face labels would count everyone once per detection
         faces = {"faces": tally.faces, **people, "pct_masked": "-" if people["pct_masked"] is None else people["pct_masked"]}
     else:
         faces = tally.as_dict()
+    written = [s.path for s in sinks if isinstance(s, EventsJsonlSink)]
+    written += [p for s in sinks if isinstance(s, PeopleReportSink) for p in s.paths]
     print_summary("facemask video", {
-        "frames": n, "failed": 0, "detected_frames": session.detected_frames, **faces,
-        "fps": n / elapsed if elapsed > 0 else 0.0, "output": str(out), "jsonl": str(jsonl.path),
-        **({"reports": ", ".join(str(p) for p in reports)} if reports else {}),
+        "frames": rep.frames_processed,
+        **({"frames_expected": info.frames} if info.frames and truncated else {}),
+        "failed": 0, "detected_frames": session.detected_frames, **faces,
+        "fps": rep.fps, "output": str(out), "jsonl": str(jsonl_path),
+        **({"reports": ", ".join(str(p) for p in written)} if written else {}),
     })
     return 0
 
@@ -209,7 +245,7 @@ def main_video(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="inference_video.py", description="Detect, classify and count masks in a video.")
     common_args(p)
     p.add_argument("--input_video_path", required=True, help="video file or stream URL")
-    p.add_argument("--output_video", required=True, help="annotated video (.mp4 or .webm)")
+    p.add_argument("--output_video", required=True, help="annotated video (.mp4, .webm or .avi)")
     p.add_argument("--max-frames", type=int, default=None, help="stop after this many frames")
     return run_command(video, argv, p)
 

@@ -79,8 +79,11 @@ class TrackerConfig(Section):
     enabled: bool = True
     # Run the detector on the whole frame on one frame in ``detect_every`` (new faces are found
     # there); in between, see local_search (scripts/bench_detect_every.py measures speed and
-    # per-frame recall against 1).
+    # per-frame recall against 1). Time, not processed frames, decides: a full detection runs
+    # when ``detect_interval_s`` (default: detect_every frames at the source's frame rate) has
+    # passed since the last one, so a live camera that skips frames never detects more often.
     detect_every: int = Field(5, ge=1, le=30)
+    detect_interval_s: float | None = Field(None, gt=0.0, le=60.0)
     # On the frames in between, look for every tracked face again in a small region around its
     # predicted box (a few ms on a 1080p frame) and classify what is found, so boxes follow the
     # faces and every frame votes. Off, or with a detector that cannot search regions (the pose
@@ -142,6 +145,18 @@ class StatsConfig(Section):
     min_track_frames: int = Field(5, ge=1)  # a track spanning fewer frames is not a person
     interval_s: float = Field(10.0, gt=0.0)  # time series bucket, seconds of video time
     snapshot_intervals: int = Field(360, ge=1)  # intervals returned by a live snapshot
+    # Memory bounds for long runs: rows of ended people kept for the people CSV (the newest),
+    # and time-series intervals kept (the newest). A live camera's ended people go to its store.
+    max_ended_rows: int = Field(100_000, ge=1)
+    max_intervals: int = Field(100_000, ge=1)
+
+
+class InputConfig(Section):
+    """Limits on what the batch commands read."""
+
+    # An image with more pixels is refused with one line (a 30000 x 20000 PNG of 584 KB decodes
+    # to 1.8 GB); the default takes a 100-megapixel photo.
+    max_pixels: int = Field(100_000_000, ge=1_000)
 
 
 class OutputConfig(Section):
@@ -232,6 +247,7 @@ class Config(BaseModel):
     tracker: TrackerConfig = TrackerConfig()
     vote: VoteConfig = VoteConfig()
     stats: StatsConfig = StatsConfig()
+    input: InputConfig = InputConfig()
     output: OutputConfig = OutputConfig()
     training: TrainingConfig = TrainingConfig()
     app: AppConfig = AppConfig()

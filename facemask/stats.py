@@ -18,12 +18,14 @@ counts as unmasked there and is also reported apart.
 from __future__ import annotations
 
 import math
-from collections import Counter
+import weakref
+from collections import Counter, deque
 from dataclasses import dataclass, field
+from typing import Any
 
 from .config import FiltersConfig, StatsConfig
 from .tracking import Track
-from .types import INCORRECT, MASK, NO_MASK
+from .types import INCORRECT, MASK, NO_MASK, Event, EventIds, EventKind
 from .votes import UNDECIDED
 
 PENDING, PERSON, STATIC, SHORT = "pending", "person", "static", "short"
@@ -79,23 +81,37 @@ class Interval:
 
 
 class PeopleStats:
-    """Fed once per frame with the tracker's step; produces events, counters and a time series."""
+    """Fed once per frame with the tracker's step; produces events, counters and a time series.
 
-    def __init__(self, cfg: StatsConfig, filters: FiltersConfig, fps: float):
+    Memory stays bounded however long it runs: a record leaves :attr:`records` when its track
+    ends (its row goes to :attr:`ended_rows`, the newest ``stats.max_ended_rows`` kept, and to
+    the ``track_ended`` event), and :attr:`series` keeps the newest ``stats.max_intervals``.
+    """
+
+    def __init__(self, cfg: StatsConfig, filters: FiltersConfig, fps: float, ids: EventIds | None = None):
         self.cfg, self.filters, self.fps = cfg, filters, fps
-        self.records: dict[int, Record] = {}
+        self.ids = ids if ids is not None else EventIds("video")
+        self.records: dict[int, Record] = {}  # live tracks
+        self.ended_rows: deque[dict[str, Any]] = deque(maxlen=cfg.max_ended_rows)
         self._counts: Counter[tuple[str, str]] = Counter()  # (status, decision) -> records
-        self.series: list[dict] = []
+        self.series: deque[dict] = deque(maxlen=cfg.max_intervals)
         self._interval: Interval | None = None
-        self.frame = -1
+        self.frame = -1  # tick of the latest frame
         self.time_s = 0.0
+        self.wall_time = 0.0
         self.in_view = 0  # people and pending (not static) tracks followed on the latest frame
+        # (status, decision) of tracks that ended during the open interval, for its entry.
+        self._ended_decisions: dict[int, tuple[str, str]] = {}
+        self._gone: weakref.WeakSet[Track] = weakref.WeakSet()  # tracks whose end was reported
 
     # ------------------------------------------------------------- per frame
 
-    def update(self, frame: int, active: list[Track], ended: list[Track]) -> list[dict]:
-        self.frame, self.time_s = frame, frame / self.fps
-        events: list[dict] = []
+    def update(self, time_s: float, active: list[Track], ended: list[Track], wall_time: float = 0.0) -> list[Event]:
+        """``time_s``: the frame's stream time; ``wall_time``: its capture time (epoch)."""
+        self.time_s, self.wall_time = time_s, wall_time
+        self.frame = int(round(time_s * self.fps))
+        frame = self.frame
+        events: list[Event] = []
         self._roll_intervals()
         for track in active:
             if track.id is not None:
@@ -113,9 +129,9 @@ class PeopleStats:
                 self._interval.ids.add(track.id)
         return events
 
-    def finish(self, tracks: list[Track]) -> list[dict]:
+    def finish(self, tracks: list[Track]) -> list[Event]:
         """End the remaining tracks and close the last interval (end of video)."""
-        events: list[dict] = []
+        events: list[Event] = []
         for track in tracks:
             if track.id is not None:
                 self._refresh(track, True, events)
@@ -125,19 +141,24 @@ class PeopleStats:
         self.in_view = 0
         return events
 
-    def _event(self, kind: str, rec: Record, **extra) -> dict:
+    def _event(self, kind: EventKind, rec: Record, **extra: Any) -> Event:
         t = rec.track
-        return {
-            "event": kind, "frame": self.frame, "time_s": round(self.time_s, 3), "track_id": t.id,
-            "status": rec.status, "decision": rec.decision, "balance": t.votes.balance, **extra,
-        }
+        assert t.id is not None
+        return Event(
+            kind=kind, camera=self.ids.camera, id=self.ids.next_event(), person=self.ids.person(t.id), track_id=t.id,
+            frame=self.frame, time_s=self.time_s, wall_time=self.wall_time, status=rec.status,
+            decision=rec.decision, balance=t.votes.balance, data=extra,
+        )
 
-    def _refresh(self, track: Track, ended: bool, events: list[dict]) -> None:
+    def _refresh(self, track: Track, ended: bool, events: list[Event]) -> None:
+        assert track.id is not None
+        if track in self._gone:
+            return
         rec = self.records.get(track.id)
         if rec is None:
             rec = self.records[track.id] = Record(track)
             self._counts[(rec.status, rec.decision)] += 1
-            events.append(self._event("track_started", rec))
+            events.append(self._event(EventKind.TRACK_STARTED, rec))
         if rec.ended:
             return
         status = track_status(track, ended, rec.status, self.cfg, self.filters)
@@ -148,16 +169,23 @@ class PeopleStats:
             self._counts[(status, decision)] += 1
             rec.status, rec.decision = status, decision
         if status != old_status and status in (PERSON, STATIC):
-            events.append(self._event(status, rec, previous_status=old_status))
+            events.append(self._event(EventKind(status), rec, previous_status=old_status))
             if status == PERSON and self._interval is not None:
                 self._interval.new += 1
         if decision != old_decision:
-            kind = "decision_changed" if rec.decided_once else "decided"
+            kind = EventKind.DECISION_CHANGED if rec.decided_once else EventKind.DECIDED
             rec.decided_once = True
             events.append(self._event(kind, rec, previous=old_decision))
         if ended:
             rec.ended = True
-            events.append(self._event("track_ended", rec, **self.row_dict(rec)))
+            row = self.row_dict(rec)
+            events.append(self._event(EventKind.TRACK_ENDED, rec, **row))
+            # The record leaves memory; its counts stay in _counts and the open interval keeps
+            # its decision (see _close), its row stays for the reports.
+            self.ended_rows.append(row)
+            self._ended_decisions[track.id] = (rec.status, rec.decision)
+            del self.records[track.id]
+            self._gone.add(track)
 
     # ------------------------------------------------------------- intervals
 
@@ -170,10 +198,16 @@ class PeopleStats:
         while self._interval.index < index:
             self.series.append(self._close(self._interval))
             self._interval = Interval(self._interval.index + 1)
+            self._ended_decisions = {i: v for i, v in self._ended_decisions.items() if i in self._interval.ids}
+
+    def _state(self, track_id: int) -> tuple[str, str]:
+        rec = self.records.get(track_id)
+        return (rec.status, rec.decision) if rec is not None else self._ended_decisions.get(track_id, (SHORT, UNDECIDED))
 
     def _close(self, iv: Interval, end_s: float | None = None) -> dict:
         """The interval's entry: people detected in it, by their decision as of now."""
-        decisions = Counter(self.records[i].decision for i in iv.ids if self.records[i].status == PERSON)
+        states = [self._state(i) for i in iv.ids]
+        decisions = Counter(d for s, d in states if s == PERSON)
         end = (iv.index + 1) * self.cfg.interval_s
         return {
             "start_s": round(iv.index * self.cfg.interval_s, 3),
@@ -192,7 +226,7 @@ class PeopleStats:
         }
 
     def snapshot(self) -> dict:
-        series = self.series[-self.cfg.snapshot_intervals:]
+        series = list(self.series)[-self.cfg.snapshot_intervals:]
         if self._interval is not None:
             series = series + [{**self._close(self._interval, end_s=self.time_s + 1.0 / self.fps), "partial": True}]
         return {"frame": self.frame, "time_s": round(self.time_s, 3), **self.counters(),
@@ -210,11 +244,13 @@ class PeopleStats:
             "not_classified": v.counts["none"], "classified": v.classified,
             "mean_mask_prob": None if mean_prob is None else round(mean_prob, 4),
             "first_frame": t.first_frame, "last_frame": t.last_seen,
-            "first_s": round(t.first_frame / self.fps, 3), "last_s": round(t.last_seen / self.fps, 3),
+            "first_s": round(t.first_s, 3), "last_s": round(t.last_s, 3),
             "frames": t.span, "detections": t.detections, "mean_face_px": round(t.mean_size, 1),
             "motion": round(t.motion, 3) if math.isfinite(t.motion) else None,
             **dict(zip(("x1", "y1", "x2", "y2"), box)),
         }
 
     def rows(self) -> list[list]:
-        return [[self.row_dict(r)[k] for k in CSV_HEADER] for r in sorted(self.records.values(), key=lambda r: r.track.id)]
+        """One row per track, ended ones (the newest ``stats.max_ended_rows``) and live ones."""
+        rows = list(self.ended_rows) + [self.row_dict(r) for r in self.records.values()]
+        return [[row[k] for k in CSV_HEADER] for row in sorted(rows, key=lambda r: r["track_id"])]

@@ -7,6 +7,12 @@ keeps the tracks alive while its Kalman estimate carries their boxes. Every dete
 classified, and each classifier output votes for the track that matched its face (see
 :mod:`facemask.votes`).
 
+Time comes from each frame's timestamp. The tracker counts in *ticks*, frames at the source's
+nominal frame rate (``tick = round(time_s * fps)``): on a file every frame is one tick, and a live
+camera that skipped two frames because processing fell behind advances three ticks, so the Kalman
+prediction, the hit counters (``tracker.hit_counter_max``) and every frame count of the config
+(``stats.min_track_frames``, ``filters.static_after_frames``) measure time, not processed frames.
+
 Each track also keeps how far its detected box centre has moved, in face sizes, and how often
 the region of its first box changed look, so that a face that never moves (a poster, a
 painting, a mannequin) can be told from a person. Box motion alone cannot: people standing in
@@ -93,11 +99,13 @@ class Track:
     """One followed face: where it is, what it voted, how far it moved."""
 
     votes: VoteState
-    first_frame: int
+    first_frame: int  # tick of the first detection (see the module docstring)
     box: np.ndarray  # (4,) current Kalman estimate x1, y1, x2, y2
     id: int | None = None  # given once the track is confirmed (initialized by norfair, and strong)
     strong: bool = False  # one of its detections reached the detector's score threshold
-    last_seen: int = -1  # last frame with a matching detection
+    last_seen: int = -1  # tick of the last matching detection
+    first_s: float = 0.0  # stream time of the first and latest detection
+    last_s: float = 0.0
     detections: int = 0
     face: Face | None = None  # the face of the latest matching detection
     moved: bool = False  # box centre moved more than static_max_motion face sizes (sticky)
@@ -138,10 +146,16 @@ class Track:
             return False
         return 2 * self.changes < self.looks or self.looks == 0
 
-    def observe(self, face: Face, frame: int, filters: FiltersConfig, image: np.ndarray | None = None) -> None:
-        """A detection matched this track: record position and look, and the face's classifier vote."""
+    def observe(self, face: Face, frame: int, filters: FiltersConfig, image: np.ndarray | None = None,
+                time_s: float | None = None) -> None:
+        """A detection matched this track (``frame``: its tick): record position and look, and
+        the face's classifier vote."""
         self.face = face
         self.last_seen = frame
+        if time_s is not None:
+            if not self.detections:
+                self.first_s = time_s
+            self.last_s = time_s
         self.detections += 1
         self._size_sum += max(face.width, face.height)
         centre = np.array(face.center)
@@ -194,11 +208,14 @@ class FaceTracker:
     """norfair's Tracker plus per-track votes and motion. Call :meth:`update` once per frame."""
 
     def __init__(self, cfg: TrackerConfig, vote: VoteConfig, filters: FiltersConfig, local_search: bool = False,
-                 strong_score: float = 0.0):
+                 strong_score: float = 0.0, fps: float = 25.0):
         """``local_search``: the caller detects on every frame (whole frame or regions), not on
         one in ``detect_every``. ``strong_score``: a track is confirmed only once a detection
-        scores at least this (faces below it only keep tracks going; see tracker.keep_score)."""
+        scores at least this (faces below it only keep tracks going; see tracker.keep_score).
+        ``fps``: the source's nominal frame rate, which turns timestamps into ticks."""
         self.cfg, self.vote, self.filters = cfg, vote, filters
+        self.fps = fps if fps > 0 else 25.0
+        self._tick: int | None = None
         self.strong_score = strong_score
         self._next_id = 1
         self._first_period = 1 if local_search else cfg.detect_every
@@ -221,10 +238,22 @@ class FaceTracker:
         self.last_detection_frame: int | None = None
         self._since_detection = 0
 
-    def update(self, frame: int, faces: list[Face] | None, image: np.ndarray | None = None) -> TrackerStep:
-        """Advance one frame. ``faces`` are this frame's detections (classified or not), or None
-        when the detector did not run on this frame; ``image`` (BGR) is the frame, for the
-        static-face test."""
+    def tick(self, time_s: float) -> int:
+        """The tick of a timestamp (see the module docstring)."""
+        return int(round(time_s * self.fps))
+
+    def update(self, time_s: float, faces: list[Face] | None, image: np.ndarray | None = None) -> TrackerStep:
+        """Advance to the frame at ``time_s`` (seconds of stream time). ``faces`` are this
+        frame's detections (classified or not), or None when the detector did not run on this
+        frame; ``image`` (BGR) is the frame, for the static-face test. Ticks skipped since the
+        previous frame (a live source that fell behind) are stepped through without detections,
+        so the Kalman filter predicts over the real time and the hit counters age by it."""
+        frame = self.tick(time_s)
+        if self._tick is not None and frame > self._tick + 1:
+            for _ in range(min(frame - self._tick - 1, self.cfg.hit_counter_max + 1)):
+                self._norfair.update()
+                self._since_detection += 1
+        self._tick = max(frame, self._tick if self._tick is not None else frame)
         if faces is None:
             self._norfair.update()
             self._since_detection += 1
@@ -249,7 +278,7 @@ class FaceTracker:
             track.box = est.copy()
             stamp, face = obj.last_detection.data
             if faces is not None and stamp == frame:
-                track.observe(face, frame, self.filters, image)
+                track.observe(face, frame, self.filters, image, time_s)
                 track.strong = track.strong or face.score >= self.strong_score
                 if track.strong:
                     supported.add(id(face))
@@ -275,11 +304,12 @@ class FaceTracker:
         self._tracks = {}
         return ended
 
-    def carried_faces(self, frame: int) -> list[Face]:
-        """Faces of the tracks not detected on ``frame`` but within the last ``detect_every``
-        frames, at their Kalman estimate: a face missed for a frame or two is still drawn, and
+    def carried_faces(self, time_s: float) -> list[Face]:
+        """Faces of the tracks not detected at ``time_s`` but within the last ``detect_every``
+        ticks, at their Kalman estimate: a face missed for a frame or two is still drawn, and
         on the frames between full detections without local search every track matched at the
         latest detection is (tracks coasting for longer are not shown)."""
+        frame = self.tick(time_s)
         out = []
         for track in self._tracks.values():
             if track.strong and track.last_seen < frame and frame - track.last_seen < self.cfg.detect_every:

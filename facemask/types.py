@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import enum
+import itertools
+import os
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -91,3 +95,104 @@ class FrameResult:
             out["time_s"] = round(self.time_s, 3)
         out.update(width=self.width, height=self.height, faces=[f.to_json() for f in self.faces])
         return out
+
+
+@dataclass
+class Frame:
+    """One frame from a :class:`~facemask.io.sources.base.Source`.
+
+    ``time_s`` is the frame's time in the stream (a file: its position, carried on across loops;
+    a live source: seconds since it was opened, from the capture clock). Everything that depends on
+    time (the tracker's Kalman step, detection scheduling, votes, statistics) reads it, never the
+    index: a live source skips frames when the CPU falls behind. ``wall_time`` is the epoch time of
+    the capture (live) or of the read (files); ``name`` is the file name for image folders.
+    """
+
+    image: np.ndarray
+    index: int  # frames read from this source so far (keeps increasing over loops and reconnects)
+    time_s: float
+    wall_time: float = field(default_factory=time.time)
+    name: str | None = None
+
+    @property
+    def width(self) -> int:
+        return int(self.image.shape[1])
+
+    @property
+    def height(self) -> int:
+        return int(self.image.shape[0])
+
+
+class EventKind(str, enum.Enum):
+    """What happened to a tracked person (see :mod:`facemask.stats` for the status rules)."""
+
+    TRACK_STARTED = "track_started"  # a confirmed track (not yet a person)
+    PERSON = "person"  # the track counts as a person from now on
+    STATIC = "static"  # the track is a static face (poster, painting): reported apart
+    DECIDED = "decided"  # first decision (mask / no_mask / mask_incorrect)
+    DECISION_CHANGED = "decision_changed"
+    TRACK_ENDED = "track_ended"  # with the person's final row
+
+
+def new_run_id() -> str:
+    """Short id of one session run: seconds since the epoch and a random suffix, so ids made by
+    a restarted camera never repeat earlier ones."""
+    return f"{int(time.time()):x}{os.urandom(3).hex()}"
+
+
+@dataclass(frozen=True)
+class Event:
+    """A typed event of a video session.
+
+    ``id`` is unique across cameras and restarts (``<run>-<n>``); ``person`` names the track the
+    same way (``<camera>/<run>/<track>``), so "person 1" of two runs are never one person.
+    ``track_id`` is the short number drawn on the video. ``data`` has the kind's own fields
+    (``previous``, ``previous_status``, the person's row on ``track_ended``).
+    """
+
+    kind: EventKind
+    camera: str
+    id: str
+    person: str
+    track_id: int
+    frame: int
+    time_s: float
+    wall_time: float
+    status: str
+    decision: str
+    balance: int
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "event": self.kind.value, "id": self.id, "camera": self.camera, "person": self.person,
+            "track_id": self.track_id, "frame": self.frame, "time_s": round(self.time_s, 3),
+            "wall_time": round(self.wall_time, 3), "status": self.status, "decision": self.decision,
+            "balance": self.balance, **self.data,
+        }
+
+    @classmethod
+    def from_json(cls, obj: dict[str, Any]) -> "Event":
+        known = {"event", "id", "camera", "person", "track_id", "frame", "time_s", "wall_time", "status",
+                 "decision", "balance"}
+        return cls(
+            kind=EventKind(obj["event"]), camera=str(obj["camera"]), id=str(obj["id"]), person=str(obj["person"]),
+            track_id=int(obj["track_id"]), frame=int(obj["frame"]), time_s=float(obj["time_s"]),
+            wall_time=float(obj["wall_time"]), status=str(obj["status"]), decision=str(obj["decision"]),
+            balance=int(obj["balance"]), data={k: v for k, v in obj.items() if k not in known},
+        )
+
+
+class EventIds:
+    """Makes the ids of one run's events and people (see :class:`Event`)."""
+
+    def __init__(self, camera: str, run_id: str | None = None):
+        self.camera = camera
+        self.run = run_id or new_run_id()
+        self._seq = itertools.count(1)
+
+    def next_event(self) -> str:
+        return f"{self.run}-{next(self._seq)}"
+
+    def person(self, track_id: int) -> str:
+        return f"{self.camera}/{self.run}/{track_id}"

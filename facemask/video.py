@@ -1,14 +1,18 @@
 """A video session: the frame pipeline over consecutive frames, plus people tracking and statistics.
 
-Per frame: on one frame in ``tracker.detect_every`` the detector runs on the whole frame; on the
-frames in between it looks only around the tracks' predicted boxes (``tracker.local_search``),
-or, without local search, nothing is detected and the tracker carries the latest faces (Kalman
-prediction). Detected faces are classified and matched to tracks. Each track decides mask / no mask / undecided by voting
-(:mod:`facemask.votes`); :mod:`facemask.stats` turns tracks into people, events and counters.
+Per frame: when ``tracker.detect_interval_s`` (by default ``tracker.detect_every`` frames at the
+source's frame rate) has passed since the last full detection, the detector runs on the whole
+frame; on the frames in between it looks only around the tracks' predicted boxes
+(``tracker.local_search``), or, without local search, nothing is detected and the tracker carries
+the latest faces (Kalman prediction). Time comes from each frame's timestamp, so a live camera
+that skips frames when it falls behind gets no extra full detections, and the tracker sees the
+real time between frames. Detected faces are classified and matched to tracks. Each track decides
+mask / no mask / undecided by voting (:mod:`facemask.votes`); :mod:`facemask.stats` turns tracks
+into people, typed events and counters.
 
-The batch command and the web GUI use the same session:
-``process(frame, index)`` -> FrameResult, ``draw(frame, result)``, ``pop_events()``,
-``snapshot()``, and at the end ``finish()`` + ``summary()`` + ``write_reports(stem)``.
+It is the session of :class:`facemask.run.Runner` for every video mode (batch command, web
+camera, bench, collect): ``process(frame)`` -> FrameResult, ``draw(image, result)``,
+``pop_events()``, ``finish()``, ``snapshot()``, and for files ``summary()`` and ``write_reports(stem)``.
 """
 
 from __future__ import annotations
@@ -22,62 +26,81 @@ from .annotate import draw_person, draw_result, draw_stats_panel, shade_outside
 from .config import Config
 from .filters import detection_area
 from .io.sinks import write_csv, write_json
+from .io.sinks.base import FrameOutput, SinkBase
 from .pipeline import FramePipeline
 from .stats import CSV_HEADER, PeopleStats
 from .tracking import FaceTracker
-from .types import FrameResult
+from .types import Event, EventIds, Frame, FrameResult
 from .votes import UNDECIDED
 
 
 class VideoSession:
-    def __init__(self, cfg: Config, fps: float, pipeline: FramePipeline | None = None):
+    def __init__(self, cfg: Config, fps: float, pipeline: FramePipeline | None = None, camera: str = "video",
+                 run_id: str | None = None):
+        """``fps``: the source's nominal frame rate; ``camera`` and ``run_id`` name the events
+        (see :class:`facemask.types.Event`)."""
         self.cfg = cfg
         self.fps = fps if fps > 0 else 25.0
         self.pipeline = pipeline if pipeline is not None else FramePipeline(cfg)
+        self.ids = EventIds(camera, run_id)
         regions = self.pipeline.searches_regions
         self.local_search = cfg.tracker.local_search and regions
         # Two thresholds (tracker.keep_score): detect down to keep_score, confirm at the detector's.
         self.strong_score = self.pipeline.detector.score_threshold if regions else 0.0
         self.min_score = cfg.tracker.keep_score if regions and cfg.tracker.keep_score < self.strong_score else None
         self.tracker = FaceTracker(cfg.tracker, cfg.vote, cfg.filters, self.local_search,
-                                   self.strong_score) if cfg.tracker.enabled else None
-        self.stats = PeopleStats(cfg.stats, cfg.filters, self.fps)
-        self._events: list[dict] = []
+                                   self.strong_score, fps=self.fps) if cfg.tracker.enabled else None
+        self.stats = PeopleStats(cfg.stats, cfg.filters, self.fps, self.ids)
+        interval = cfg.tracker.detect_interval_s
+        self.detect_interval_s = interval if interval is not None else cfg.tracker.detect_every / self.fps
+        self._events: list[Event] = []
         self.frames = 0
         self.detected_frames = 0  # frames the detector ran on whole
-        self._last_full: int | None = None
+        self._last_full: float | None = None  # stream time of the last full detection
+        self._last_time = 0.0
         self._finished = False
 
     # ------------------------------------------------------------- per frame
 
-    def process(self, frame: np.ndarray, index: int) -> FrameResult:
-        """Detect + classify (when due) and track one frame; index is the frame number in the video."""
-        time_s = index / self.fps
+    def _full_detection_due(self, time_s: float) -> bool:
+        last = self._last_full
+        # Half a frame of slack: file timestamps are index / fps, and 5 / 25 must count as 0.2 s.
+        return last is None or time_s < last or time_s - last >= self.detect_interval_s - 0.5 / self.fps
+
+    def process(self, frame: Frame | np.ndarray, index: int | None = None) -> FrameResult:
+        """Detect + classify (when due) and track one frame. ``frame`` is a :class:`Frame`
+        (its ``time_s`` drives everything), or an image with its ``index`` in a file at
+        ``fps`` (time = index / fps)."""
+        if not isinstance(frame, Frame):
+            if index is None:
+                raise TypeError("process(image) needs the frame index")
+            frame = Frame(image=frame, index=index, time_s=index / self.fps, wall_time=0.0)
+        image, time_s, index = frame.image, frame.time_s, frame.index
         self.frames += 1
+        self._last_time = time_s
         if self.tracker is None:
             self.detected_frames += 1
-            return self.pipeline.process(frame, frame_index=index, time_s=time_s)
-        last = self._last_full
+            return self.pipeline.process(image, frame_index=index, time_s=time_s)
         detected: FrameResult | None = None  # None: nothing detected on this frame
-        if last is None or index - last >= self.cfg.tracker.detect_every or index < last:
-            detected = self.pipeline.process(frame, frame_index=index, time_s=time_s, min_score=self.min_score)
-            self._last_full = index
+        if self._full_detection_due(time_s):
+            detected = self.pipeline.process(image, frame_index=index, time_s=time_s, min_score=self.min_score)
+            self._last_full = time_s
             self.detected_frames += 1
         elif self.local_search:
-            detected = self.pipeline.process(frame, frame_index=index, time_s=time_s,
+            detected = self.pipeline.process(image, frame_index=index, time_s=time_s,
                                              near=self.tracker.predicted_boxes(), margin=self.cfg.tracker.search_margin,
                                              min_score=self.min_score)
         t0 = time.perf_counter()
         if detected is None:
-            step = self.tracker.update(index, None)
-            h, w = frame.shape[:2]
+            step = self.tracker.update(time_s, None)
+            h, w = image.shape[:2]
             result = FrameResult(width=w, height=h, faces=[], frame=index, time_s=time_s)
         else:
-            step = self.tracker.update(index, detected.faces, frame)
+            step = self.tracker.update(time_s, detected.faces, image)
             result = detected
             result.faces = step.shown
-        result.faces = result.faces + self.tracker.carried_faces(index)
-        self._events.extend(self.stats.update(index, step.active, step.ended))
+        result.faces = result.faces + self.tracker.carried_faces(time_s)
+        self._events.extend(self.stats.update(time_s, step.active, step.ended, frame.wall_time))
         result.timings_ms["track"] = (time.perf_counter() - t0) * 1e3
         return result
 
@@ -99,9 +122,8 @@ class VideoSession:
 
     # ------------------------------------------------------------- live consumers (web GUI)
 
-    def pop_events(self) -> list[dict]:
-        """Events since the last call: track_started, person, static, decided, decision_changed,
-        track_ended; each with frame, time_s, track_id, status, decision and vote balance."""
+    def pop_events(self) -> list[Event]:
+        """Events since the last call (see :class:`facemask.types.EventKind`)."""
         events, self._events = self._events, []
         return events
 
@@ -137,16 +159,34 @@ class VideoSession:
         c.pop("in_view", None)
         write_json(summary_path, {
             "frames": self.frames, "detected_frames": self.detected_frames, "fps": self.fps,
-            "duration_s": round(self.frames / self.fps, 3),
+            "duration_s": round(self._last_time + 1.0 / self.fps, 3) if self.frames else 0.0,
             **c,
             "rules": {
-                "detect_every": self.cfg.tracker.detect_every, "vote": self.cfg.vote.model_dump(),
+                "detect_every": self.cfg.tracker.detect_every, "detect_interval_s": round(self.detect_interval_s, 4),
+                "vote": self.cfg.vote.model_dump(),
                 "min_track_frames": self.cfg.stats.min_track_frames,
                 "static_after_frames": self.cfg.filters.static_after_frames,
                 "static_max_motion": self.cfg.filters.static_max_motion,
             },
             "interval_s": self.cfg.stats.interval_s,
-            "series": self.stats.series,
+            "series": list(self.stats.series),
         })
         write_csv(people_path, CSV_HEADER, self.stats.rows())
         return [summary_path, people_path]
+
+
+class PeopleReportSink(SinkBase):
+    """``<stem>.summary.json`` and ``<stem>.people.csv`` of a video session, written at the end."""
+
+    def __init__(self, session: VideoSession, stem: Path):
+        self.session, self.stem = session, Path(stem)
+        self.paths: list[Path] = []
+
+    def on_frame(self, out: FrameOutput) -> None:
+        pass
+
+    def close(self) -> None:
+        self.paths = self.session.write_reports(self.stem)
+
+    def abort(self) -> None:
+        pass  # nothing written before close

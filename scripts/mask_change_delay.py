@@ -24,7 +24,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from facemask.config import load_config  # noqa: E402
-from facemask.io.sources import VideoSource  # noqa: E402
+from facemask.io.sources import VideoFileSource  # noqa: E402
 from facemask.types import MASK  # noqa: E402
 from facemask.video import VideoSession  # noqa: E402
 
@@ -34,25 +34,24 @@ DEFAULT_VIDEO = REPO.parent / "shared" / "videos" / "mask_putting_on_4people_dia
 def measure(config: str, overrides: list[str], video: Path) -> tuple[list[dict], float]:
     """Per person: votes per second and decision changes to mask; and the worst-case flip votes."""
     cfg = load_config(config, overrides)
-    fps = VideoSource(video).info.fps
-    session = VideoSession(cfg, fps)
     changes: dict[int, list[float]] = {}
-    with VideoSource(video) as source:
-        for i, frame in enumerate(source):
-            session.process(frame, i)
+    with VideoFileSource(video) as source:
+        fps = source.info.fps
+        session = VideoSession(cfg, fps)
+        for frame in source:
+            session.process(frame)
             for e in session.pop_events():
-                if e["event"] == "decision_changed" and e["decision"] == MASK:
-                    changes.setdefault(e["track_id"], []).append(e["time_s"])
+                if e.kind.value == "decision_changed" and e.decision == MASK:
+                    changes.setdefault(e.track_id, []).append(e.time_s)
     session.finish()
     rows = []
-    for rec in session.stats.records.values():
-        if rec.status != "person":
+    for row in session.stats.ended_rows:
+        if row["status"] != "person":
             continue
-        votes = rec.track.votes.counts
-        cast = sum(votes[k] for k in votes if k != "abstain")
-        seconds = max(rec.track.span, 1) / fps
-        rows.append({"track": rec.track.id, "seconds": seconds, "votes_per_s": cast / seconds,
-                     "changed_to_mask_s": changes.get(rec.track.id, [])})
+        cast = row["mask_votes"] + row["no_mask_votes"] + row["mask_incorrect_votes"] + row["not_classified"]
+        seconds = max(row["frames"], 1) / fps
+        rows.append({"track": row["track_id"], "seconds": seconds, "votes_per_s": cast / seconds,
+                     "changed_to_mask_s": changes.get(row["track_id"], [])})
     return rows, cfg.vote.cap + cfg.vote.min_votes
 
 

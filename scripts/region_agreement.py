@@ -23,7 +23,7 @@ sys.path.insert(0, str(REPO))
 from facemask.config import load_config  # noqa: E402
 from facemask.detectors import build_detector  # noqa: E402
 from facemask.evaluation.metrics import box_iou  # noqa: E402
-from facemask.io.sources import VideoSource  # noqa: E402
+from facemask.io.sources import VideoFileSource  # noqa: E402
 
 DEFAULT_VIDEO = REPO.parent / "shared" / "videos" / "towncentre_clip_1080p.mp4"
 
@@ -44,8 +44,8 @@ def main() -> int:
     det = build_detector(load_config(args.config))
     if not hasattr(det, "detect_regions"):
         sys.exit("region_agreement: the config's detector cannot search regions")
-    with VideoSource(args.video) as source:
-        frames = [f for _, f in zip(range(args.frames), source)]
+    with VideoFileSource(args.video) as source:
+        frames = [f.image for _, f in zip(range(args.frames), source)]
     whole = [boxes(det.detect(f)) for f in frames]
     print(f"{args.video.name}, {len(frames)} frames, {sum(len(b) for b in whole)} faces on whole frames")
     print(f"{'margin':>6} {'align':>5} {'found again':>12} {'ms / frame':>11}")

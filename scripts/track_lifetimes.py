@@ -57,9 +57,9 @@ def run(clip: Path, det_cfg: dict, max_frames: int, tracker_cfg: TrackerConfig) 
         if n % tracker_cfg.detect_every == 0:
             faces = detector.detect(frame)
             faces_seen += len(faces)
-            ended += tracker.update(n, faces, frame).ended
+            ended += tracker.update(n / 25, faces, frame).ended
         else:
-            ended += tracker.update(n, None).ended
+            ended += tracker.update(n / 25, None).ended
         n += 1
     cap.release()
     tracks = [t for t in ended + tracker.finish() if t.id is not None]

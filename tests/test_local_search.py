@@ -10,7 +10,7 @@ from facemask.detectors import build_detector
 from facemask.detectors.base import search_regions
 from facemask.evaluation.metrics import box_iou
 from facemask.filters import LOW_SCORE, apply_filters
-from facemask.io.sources import VideoSource
+from facemask.io.sources import VideoFileSource
 from facemask.tracking import FaceTracker
 from facemask.types import Face
 from facemask.video import VideoSession
@@ -31,8 +31,8 @@ def iou(a, b) -> float:
 
 @pytest.fixture(scope="module")
 def town_frames():
-    with VideoSource(TOWN) as source:
-        return [frame for _, frame in zip(range(24), source)]
+    with VideoFileSource(TOWN) as source:
+        return [frame.image for _, frame in zip(range(24), source)]
 
 
 # ---------------------------------------------------------------- regions
@@ -91,7 +91,7 @@ def test_weak_detections_keep_a_strong_track_but_never_start_a_person():
     for i in range(40):
         person = face(100 + 2 * i, 100, score=0.9 if i < 3 else 0.35)  # strong first, then weak
         ghost = face(500, 300, score=0.35)  # weak all along: a candidate, never a person
-        step = tr.update(i, [person, ghost])
+        step = tr.update(i / 25, [person, ghost])
         ids |= {t.id for t in step.active if t.id is not None}
         shown_weak_person += i >= 3 and any(f is person for f in step.shown)
         shown_weak_alone += any(f is ghost for f in step.shown)

@@ -10,8 +10,8 @@ import pytest
 
 from facemask.config import parse_config
 from facemask.errors import ConfigError, InputError
-from facemask.io.sources import VideoInfo
-from facemask.types import FrameResult
+from facemask.io.sources import SourceInfo
+from facemask.types import Event, EventKind, Frame, FrameResult
 from facemask.web.camera import ERROR, RECONNECTING, RUNNING, CameraWorker, Latest, redact_source
 from facemask.web.main import source_cameras, with_sources
 from facemask.web.storage import Store
@@ -100,10 +100,10 @@ class FiveFrameStream:
         cap = cv2.VideoCapture(str(VIDEO))
         self.frames = [cap.read()[1] for _ in range(5)]
         cap.release()
-        self.info = VideoInfo(fps=10.0, width=480, height=360, frames=None)
+        self.info = SourceInfo(name="rtsp://camera.invalid/stream", fps=10.0, width=480, height=360, live=True)
 
     def __iter__(self):
-        return iter(self.frames)
+        return iter(Frame(image=f, index=i, time_s=i / 10.0) for i, f in enumerate(self.frames))
 
     def close(self):
         pass
@@ -123,7 +123,9 @@ class CountingSession:
         return frame
 
     def pop_events(self):
-        return [{"event": "decided", "track_id": self.frames, "decision": "mask", "status": "person"}]
+        return [Event(kind=EventKind.DECIDED, camera="door", id=f"r-{self.frames}", person=f"door/r/{self.frames}",
+                      track_id=self.frames, frame=self.frames, time_s=0.0, wall_time=0.0, status="person",
+                      decision="mask", balance=3)]
 
     def snapshot(self):
         return {"people": self.frames, "masked": self.frames, "unmasked": 0, "mask_incorrect": 0, "undecided": 0}

@@ -19,15 +19,18 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any, Iterator
 
 import cv2
 
-from ..config import Config, load_config
 from ..cli import report_errors
+from ..config import Config, load_config
 from ..errors import InputError
-from ..io.sinks import VideoWriter, write_json
-from ..io.sources import VideoSource
+from ..io.sinks import AnnotatedVideoSink, FrameOutput, SinkBase, write_json
+from ..io.sources import SourceBase, VideoFileSource
 from ..pipeline import FramePipeline
+from ..run import Runner
+from ..types import Frame, FrameResult
 from .runner import NoClassifier, load_classifier
 
 
@@ -88,42 +91,90 @@ class StageClock:
         return out
 
 
-def sequential_pass(cfg: Config, video: str, max_frames: int, warmup: int) -> dict:
-    cap = cv2.VideoCapture(video)
-    fps = cap.get(cv2.CAP_PROP_FPS) or 25.0
-    session, classified = _session(cfg, fps)
-    clock = StageClock()
-    with tempfile.TemporaryDirectory(prefix="facemask-bench-") as tmp:
-        writer = None
+class _TimedSource:
+    """A source whose reads are timed (the decode stage)."""
+
+    def __init__(self, source: SourceBase, clock: StageClock, warmup: int):
+        self.source, self.clock, self.warmup = source, clock, warmup
+        self.info = source.info
+
+    def __iter__(self) -> Iterator[Frame]:
+        it = iter(self.source)
         n = 0
-        while n < max_frames + warmup:
-            (ok, frame), decode = _timed(cap.read)
-            if not ok:
-                break
-            if writer is None:
-                h, w = frame.shape[:2]
-                fourcc = cv2.VideoWriter_fourcc(*cfg.output.video_codec)
-                writer = cv2.VideoWriter(str(Path(tmp) / "bench.mp4"), fourcc, fps, (w, h))
-            result, process = _timed(session.process, frame, n)
-            drawn, draw = _timed(session.draw, frame, result)
-            _, encode = _timed(writer.write, drawn)
-            if n >= warmup:  # the first frames allocate networks and buffers
-                clock.frames += 1
-                clock.add("decode", *decode)
-                inner = 0.0
-                for stage, ms in result.timings_ms.items():
-                    clock.add(stage, ms)
-                    inner += ms
-                clock.add("other", max(process[0] - inner, 0.0))
-                clock.add("process", *process)
-                clock.add("draw", *draw)
-                clock.add("encode", *encode)
-                clock.add("faces", float(len(result.faces)))
+        while True:
+            frame, decode = _timed(next, it, None)
+            if frame is None:
+                return
+            if n >= self.warmup:
+                self.clock.add("decode", *decode)
             n += 1
-        if writer is not None:
-            writer.release()
-    cap.release()
-    frames = max(n - warmup, 0)
+            yield frame
+
+    def close(self) -> None:
+        self.source.close()
+
+
+class _TimedSession:
+    """The video session with each call timed; the pipeline's own stages come from timings_ms."""
+
+    def __init__(self, session: Any, clock: StageClock, warmup: int):
+        self.session, self.clock, self.warmup = session, clock, warmup
+        self.n = 0
+
+    def process(self, frame: Frame) -> FrameResult:
+        result, process = _timed(self.session.process, frame)
+        if self.n >= self.warmup:  # the first frames allocate networks and buffers
+            self.clock.frames += 1
+            inner = 0.0
+            for stage, ms in result.timings_ms.items():
+                self.clock.add(stage, ms)
+                inner += ms
+            self.clock.add("other", max(process[0] - inner, 0.0))
+            self.clock.add("process", *process)
+            self.clock.add("faces", float(len(result.faces)))
+        self.n += 1
+        return result
+
+    def draw(self, image, result):
+        return self.session.draw(image, result)
+
+    def pop_events(self):
+        return self.session.pop_events()
+
+    def finish(self) -> None:
+        self.session.finish()
+
+
+class _TimedEncodeSink(SinkBase):
+    """Draws and encodes on the loop's thread, timing both (the sequential pass)."""
+
+    def __init__(self, path: Path, fps: float, size: tuple[int, int], codec: str, clock: StageClock, warmup: int):
+        self.writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*codec), fps, size)
+        self.clock, self.warmup, self.n = clock, warmup, 0
+
+    def on_frame(self, out: FrameOutput) -> None:
+        drawn, draw = _timed(lambda: out.annotated)
+        _, encode = _timed(self.writer.write, drawn)
+        if self.n >= self.warmup:
+            self.clock.add("draw", *draw)
+            self.clock.add("encode", *encode)
+        self.n += 1
+
+    def close(self) -> None:
+        self.writer.release()
+
+
+def sequential_pass(cfg: Config, video: str, max_frames: int, warmup: int) -> dict:
+    """The loop of ``video`` with every stage on the main thread, each timed."""
+    source = VideoFileSource(video)
+    session, classified = _session(cfg, source.info.fps)
+    clock = StageClock()
+    w, h = source.info.width, source.info.height
+    with tempfile.TemporaryDirectory(prefix="facemask-bench-") as tmp, source:
+        sink = _TimedEncodeSink(Path(tmp) / "bench.mp4", source.info.fps, (w, h), cfg.output.video_codec, clock, warmup)
+        timed = _TimedSource(source, clock, warmup)
+        Runner(timed, _TimedSession(session, clock, warmup), [sink], max_frames=max_frames + warmup).run()  # type: ignore[arg-type]
+    frames = clock.frames
     if frames == 0:
         raise InputError(f"{video}: fewer than {warmup + 1} frames could be decoded")
     summary = clock.summary()
@@ -143,26 +194,30 @@ def sequential_pass(cfg: Config, video: str, max_frames: int, warmup: int) -> di
     }
 
 
+class _StartClock(SinkBase):
+    """Notes the time when the warm-up frames are done."""
+
+    def __init__(self, warmup: int):
+        self.warmup, self.n, self.start = warmup, 0, None
+
+    def on_frame(self, out: FrameOutput) -> None:
+        self.n += 1
+        if self.n == self.warmup:
+            self.start = time.perf_counter()
+
+
 def pipelined_pass(cfg: Config, video: str, max_frames: int, warmup: int) -> dict:
-    """The `video` command's loop: decode ahead and encode on threads, detect on the main one."""
-    source = VideoSource(video)
+    """The ``video`` command's loop (the Runner, decoding ahead and encoding on threads)."""
+    source = VideoFileSource(video)
     session, _ = _session(cfg, source.info.fps)
-    with tempfile.TemporaryDirectory(prefix="facemask-bench-") as tmp:
-        writer = VideoWriter(Path(tmp) / "bench.mp4", source.info.fps, (source.info.width, source.info.height),
-                             cfg.output.video_codec)
-        n, start = 0, None
-        with source:
-            for frame in source:
-                if n == warmup:
-                    start = time.perf_counter()
-                if n >= max_frames + warmup:
-                    break
-                result = session.process(frame, n)
-                writer.write(session.draw(frame, result))
-                n += 1
-        writer.close()  # waits for the encoder: its backlog is part of the time
-        elapsed = time.perf_counter() - start if start is not None else 0.0
-    frames = max(n - warmup, 0)
+    start = _StartClock(warmup)
+    with tempfile.TemporaryDirectory(prefix="facemask-bench-") as tmp, source:
+        video_sink = AnnotatedVideoSink(Path(tmp) / "bench.mp4", source.info.fps,
+                                        (source.info.width, source.info.height), cfg.output.video_codec)
+        rep = Runner(source, session, [start, video_sink], max_frames=max_frames + warmup).run()
+        end = time.perf_counter()  # close() waited for the encoder: its backlog is part of the time
+    frames = max(rep.frames_processed - warmup, 0)
+    elapsed = end - start.start if start.start is not None else 0.0
     return {"frames": frames, "fps": round(frames / elapsed, 2) if elapsed > 0 else None}
 
 

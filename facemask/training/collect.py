@@ -23,6 +23,7 @@ import csv
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -32,7 +33,11 @@ from ..config import Config, load_config
 from ..crops import face_crop
 from ..errors import InputError
 from ..io.sinks import write_csv
-from ..types import Face
+from ..io.sinks.base import FrameOutput
+from ..types import Event, Face
+
+if TYPE_CHECKING:
+    from ..video import VideoSession
 
 INDEX_FILE = "index.csv"
 HEADER = ["file", "video", "track", "frame", "time_s", "x1", "y1", "x2", "y2", "face_px", "score", "mask_prob", "sharpness"]
@@ -118,28 +123,48 @@ def write_index(out_dir: Path, video_stem: str, rows: list[list]) -> Path:
     return path
 
 
+class CollectSink:
+    """The runner's sink of ``collect``: faces of full-detection frames go to the collector, and
+    the crops of tracks that ended are written."""
+
+    def __init__(self, session: "VideoSession", collector: Collector):
+        self.session, self.collector = session, collector
+        self._detected = 0
+
+    def on_frame(self, out: FrameOutput) -> None:
+        if self.session.detected_frames > self._detected:  # carried faces are Kalman boxes, not detections
+            self._detected = self.session.detected_frames
+            frame = out.frame
+            self.collector.add(frame.image, frame.index, frame.time_s, out.result.faces)
+            tracker = self.session.tracker
+            assert tracker is not None
+            self.collector.close_tracks({t.id for t in tracker.tracks if t.id is not None})
+
+    def on_event(self, event: Event) -> None:
+        pass
+
+    def close(self) -> None:
+        self.collector.close_tracks()
+
+    def abort(self) -> None:
+        pass  # crops written so far are complete files; the index is not written
+
+
 def collect(cfg: Config, video: str, out_dir: Path, per_person: int = 5, size: int = 64,
             max_frames: int | None = None, progress: bool = True) -> tuple[Path, list[list]]:
-    from ..io.sources import VideoSource
+    from ..io.sources import open_source
+    from ..run import Runner
     from ..video import VideoSession
 
     if not cfg.tracker.enabled:
         raise InputError("collect needs tracking (tracker.enabled is false in the config)")
-    source = VideoSource(video)
-    session = VideoSession(cfg, source.info.fps)
+    source = open_source(video)
+    session = VideoSession(cfg, source.info.fps, camera=Path(video).stem)
     collector = Collector(out_dir, Path(video).stem, per_person, size, cfg.classifier.crop_pad)
     total = source.info.frames if max_frames is None else min(source.info.frames or max_frames, max_frames)
     with source, tqdm(total=total, unit="frame", disable=not progress, dynamic_ncols=True) as bar:
-        for index, frame in enumerate(source):
-            if max_frames is not None and index >= max_frames:
-                break
-            detected = session.detected_frames
-            result = session.process(frame, index)
-            if session.detected_frames > detected:  # carried faces are Kalman boxes, not detections
-                collector.add(frame, index, result.time_s or 0.0, result.faces)
-                collector.close_tracks({t.id for t in session.tracker.tracks if t.id is not None})
-            bar.update(1)
-    collector.close_tracks()
+        Runner(source, session, [CollectSink(session, collector)], max_frames=max_frames,
+               on_progress=lambda n: bar.update(n - bar.n)).run()
     return write_index(out_dir, collector.stem, collector.rows), collector.rows
 
 

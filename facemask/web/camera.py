@@ -24,7 +24,7 @@ import numpy as np
 
 from ..config import CameraConfig, Config
 from ..errors import FacemaskError
-from ..io.sources import VideoSource
+from ..io.sources import SourceBase, open_source
 from ..types import MASK, UNKNOWN
 from .storage import COUNTERS, Store
 
@@ -238,9 +238,8 @@ class CameraWorker:
 
     # ------------------------------------------------------------ capture
 
-    def _open(self) -> VideoSource:
-        spec = self.cam.source
-        return VideoSource(spec if isinstance(spec, int) else str(spec))
+    def _open(self) -> SourceBase:
+        return open_source(self.cam.source)
 
     def _capture_loop(self) -> None:
         index, failures, opened_once = 0, 0, False
@@ -265,9 +264,9 @@ class CameraWorker:
                 break
             if time.monotonic() - started > 10.0:
                 failures = 0  # it ran for a while: start the backoff again from one second
-            if not source.live and self.cam.loop:
+            if not source.info.live and self.cam.loop:
                 continue  # a video file played to its end: play it again
-            if not source.live:
+            if not source.info.live:
                 self._set_state(ENDED, "end of the video")
                 return
             failures += 1
@@ -280,12 +279,13 @@ class CameraWorker:
         """1, 2, 4 ... seconds, up to ``app.reconnect_max_s``."""
         return min(2.0 ** (failures - 1), self.cfg.app.reconnect_max_s)
 
-    def _pump(self, source: VideoSource, index: int) -> int:
+    def _pump(self, source: SourceBase, index: int) -> int:
         """Read frames until the source ends or the worker stops; files are paced at their fps."""
         fps = source.info.fps
-        period = 0.0 if source.live else 1.0 / fps
+        period = 0.0 if source.info.live else 1.0 / fps
         due = time.monotonic()
-        for image in source:
+        for item in source:
+            image = item.image
             if self._stop.is_set():
                 break
             if period:
@@ -354,7 +354,7 @@ class CameraWorker:
         """Store the session's new events; refresh its people counters (at most twice a second:
         a snapshot is more than a page needs per frame)."""
         pop_events = getattr(session, "pop_events", None)  # not every session reports events
-        events = pop_events() if callable(pop_events) else []
+        events = [e.to_json() for e in pop_events()] if callable(pop_events) else []
         self.store.add_events(self.name, events)
         now = time.monotonic()
         if force or events or now - self._counts_at >= 0.5:

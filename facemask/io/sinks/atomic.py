@@ -13,7 +13,31 @@ from typing import Any, Iterable
 import cv2
 import numpy as np
 
-from ..errors import InputError
+from ...errors import InputError
+
+
+def check_output(path: str | Path, what: str = "output") -> Path:
+    """Refuse, before any work starts, an output that cannot be written: an existing folder, a
+    folder that cannot be created, or one without write permission."""
+    path = Path(path)
+    if path.is_dir():
+        raise InputError(f"{path}: the {what} is an existing folder, not a file")
+    parent = path.parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"{parent}: cannot create the folder for the {what} ({exc.strerror})") from None
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise InputError(f"{parent}: no permission to write the {what} there")
+    return path
+
+
+def same_file(a: str | Path, b: str | Path) -> bool:
+    """Do two paths name the same file or folder (symlinks and relative paths resolved)?"""
+    try:
+        return Path(a).resolve() == Path(b).resolve() or (Path(b).exists() and os.path.samefile(a, b))
+    except OSError:
+        return False
 
 
 def partial_path(path: Path) -> Path:
@@ -86,7 +110,8 @@ class VideoWriter:
     """
 
     def __init__(self, path: str | Path, fps: float, size: tuple[int, int], codec: str = "mp4v"):
-        self.path = Path(path)
+        self.path = check_output(path, "output video")
+        self.size = size
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.tmp = partial_path(self.path)
         fourcc = FOURCC_BY_SUFFIX.get(self.path.suffix.lower(), codec)
@@ -97,12 +122,16 @@ class VideoWriter:
         self._frames: queue.Queue = queue.Queue(maxsize=8)
         self._thread = threading.Thread(target=self._encode, name="facemask-encode", daemon=True)
         self._thread.start()
+        self.resized = 0  # frames of another size, resized to the video's (OpenCV would drop them)
 
     def _encode(self) -> None:
         while (frame := self._frames.get()) is not None:
             self.writer.write(frame)
 
     def write(self, frame: np.ndarray) -> None:
+        if (frame.shape[1], frame.shape[0]) != self.size:
+            frame = cv2.resize(frame, self.size, interpolation=cv2.INTER_AREA)
+            self.resized += 1
         self._frames.put(frame)
 
     def _finish(self) -> None:
