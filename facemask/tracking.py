@@ -250,9 +250,18 @@ class FaceTracker:
         so the Kalman filter predicts over the real time and the hit counters age by it."""
         frame = self.tick(time_s)
         if self._tick is not None and frame > self._tick + 1:
-            for _ in range(min(frame - self._tick - 1, self.cfg.hit_counter_max + 1)):
+            gap = min(frame - self._tick - 1, self.cfg.hit_counter_max + 1)
+            # The Kalman filter predicts over the skipped ticks and the hit counters age by them,
+            # but ticks nobody looked at cannot end a track: one whose counter ran out in the gap
+            # gets this frame's detections to be found again, and ends if it is not.
+            counters = {obj: obj.hit_counter for obj in self._norfair.tracked_objects}
+            for obj in counters:
+                obj.hit_counter = gap + 1
+            for _ in range(gap):
                 self._norfair.update()
                 self._since_detection += 1
+            for obj, counter in counters.items():
+                obj.hit_counter = max(counter - gap, 0)
         self._tick = max(frame, self._tick if self._tick is not None else frame)
         if faces is None:
             self._norfair.update()

@@ -73,7 +73,7 @@ def read_image(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
     if path.suffix.lower() not in IMAGE_SUFFIXES:
         raise InputError(f"{name}: not an image file (suffix {path.suffix or 'none'})")
     try:
-        data = np.fromfile(str(path), dtype=np.uint8)
+        data = np.frombuffer(path.read_bytes(), dtype=np.uint8)
     except OSError as exc:
         raise InputError(f"{name}: cannot read ({exc.strerror or exc})") from None
     if data.size == 0:

@@ -1,0 +1,240 @@
+"""The one frame loop (facemask.run) and time, not frame counts, in the video session."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from facemask.io.sinks import SinkBase
+from facemask.io.sources import VideoFileSource, open_source, redact, scheme_of
+from facemask.pipeline import FramePipeline
+from facemask.run import Runner
+from facemask.types import Event, EventIds, EventKind, Frame, FrameResult
+from facemask.video import VideoSession
+from tests.conftest import VIDEOS
+from tests.test_tracking import ScriptedClassifier, cfg, face
+
+VTEST = VIDEOS / "vtest_480x360.avi"
+
+
+class ListSource:
+    """Frames made here, with the timestamps a test chooses."""
+
+    def __init__(self, times, size=(240, 320)):
+        self.times = times
+        self.size = size
+        self.closed = False
+
+    def __iter__(self):
+        for i, t in enumerate(self.times):
+            image = np.zeros((*self.size, 3), np.uint8)
+            image[0, 0, 0] = i % 256
+            yield Frame(image=image, index=i, time_s=t, wall_time=1000.0 + t)
+
+    def close(self):
+        self.closed = True
+
+
+class Recorder(SinkBase):
+    def __init__(self, fail_at: int | None = None):
+        self.frames: list[int] = []
+        self.events: list[Event] = []
+        self.closed = self.aborted = False
+        self.fail_at = fail_at
+
+    def on_frame(self, out):
+        if out.frame.index == self.fail_at:
+            raise RuntimeError(f"sink failed on frame {self.fail_at}")
+        self.frames.append(out.frame.index)
+        assert out.annotated.shape == out.frame.image.shape
+
+    def on_event(self, event):
+        self.events.append(event)
+
+    def close(self):
+        self.closed = True
+
+    def abort(self):
+        self.aborted = True
+
+
+class WalkerDetector:
+    """One face walking right; counts full detections and region searches by stream time."""
+
+    score_threshold = 0.5
+
+    def __init__(self):
+        self.full: list[int] = []
+
+    def detect(self, frame, min_score=None):
+        i = int(frame[0, 0, 0])
+        self.full.append(i)
+        return [face(20 + 2 * i, 40)]
+
+
+def _session(config, fps=25.0):
+    det = WalkerDetector()
+    return VideoSession(config, fps, FramePipeline(config, detector=det, classifier=ScriptedClassifier())), det
+
+
+def test_runner_closes_sinks_and_hands_out_events_once():
+    config = cfg(tracker={"detect_every": 1}, stats={"min_track_frames": 3})
+    session, _ = _session(config)
+    sink = Recorder()
+    rep = Runner(ListSource([i / 25 for i in range(30)]), session, [sink]).run()
+    assert rep.completed and rep.frames_processed == 30 and sink.closed and not sink.aborted
+    assert sink.frames == list(range(30))
+    kinds = [e.kind for e in sink.events]
+    assert kinds[0] == EventKind.TRACK_STARTED and kinds[-1] == EventKind.TRACK_ENDED  # finish() ended it
+    assert len({e.id for e in sink.events}) == len(sink.events)
+
+
+def test_a_failing_sink_aborts_every_sink_of_a_video_run():
+    config = cfg(tracker={"detect_every": 1})
+    session, _ = _session(config)
+    good, bad = Recorder(), Recorder(fail_at=5)
+    with pytest.raises(RuntimeError, match="frame 5"):
+        Runner(ListSource([i / 25 for i in range(30)]), session, [good, bad]).run()
+    assert good.aborted and bad.aborted and not good.closed
+
+
+def test_per_frame_errors_are_counted_and_the_run_goes_on():
+    config = cfg(tracker={"detect_every": 1})
+    session, _ = _session(config)
+    sink, seen = Recorder(fail_at=5), []
+    rep = Runner(ListSource([i / 25 for i in range(10)]), session, [sink],
+                 on_frame_error=lambda frame, exc: seen.append(frame.index)).run()
+    assert seen == [5] and rep.frames_processed == 9 and len(rep.failed) == 1 and sink.closed
+
+
+def test_max_frames_and_stop():
+    config = cfg(tracker={"detect_every": 1})
+    session, _ = _session(config)
+    rep = Runner(ListSource([i / 25 for i in range(30)]), session, [Recorder()], max_frames=7).run()
+    assert rep.frames_processed == 7 and not rep.completed
+    stop = threading.Event()
+    stop.set()
+    session, _ = _session(config)
+    rep = Runner(ListSource([i / 25 for i in range(30)]), session, [Recorder()], stop=stop).run()
+    assert rep.frames_processed == 0
+
+
+# ---------------------------------------------------------------- time, not frame counts
+
+
+def test_full_detections_follow_time_when_frames_are_skipped():
+    """A live camera that processes one frame in three (the CPU fell behind) still detects on the
+    whole frame once per detect_every frames of time, never on every processed frame."""
+    config = cfg(tracker={"detect_every": 5, "local_search": False, "hit_counter_max": 25})
+    every_frame, det_all = _session(config)
+    for i in range(100):
+        every_frame.process(Frame(image=_image(i), index=i, time_s=i / 25))
+    skipping, det_skip = _session(config)
+    for i in range(0, 100, 3):
+        skipping.process(Frame(image=_image(i), index=i, time_s=i / 25))
+    assert det_all.full == list(range(0, 100, 5))
+    # 0.2 s between full detections at most once: frames 0, 6, 12 ... (the first at or after 0.2 s)
+    assert det_skip.full == list(range(0, 100, 6))
+    assert len(det_skip.full) < len(range(0, 100, 3))
+
+
+def test_detect_interval_s_overrides_detect_every():
+    config = cfg(tracker={"detect_every": 5, "detect_interval_s": 1.0, "local_search": False, "hit_counter_max": 50})
+    session, det = _session(config, fps=10.0)
+    for i in range(50):
+        session.process(Frame(image=_image(i), index=i, time_s=i / 10))
+    assert det.full == [0, 10, 20, 30, 40]
+
+
+def test_tracks_age_by_time_not_by_processed_frames():
+    """hit_counter_max is in frames of time: a face that vanishes is dropped after the same
+    seconds whether every frame or one in four was processed."""
+    config = cfg(tracker={"detect_every": 1, "hit_counter_max": 10, "init_detections": 1})
+
+    def ended_after(step: int) -> float:
+        session, det = _session(config)
+        ended_at = None
+        for i in range(0, 60, step):
+            t = i / 25
+            session.pipeline.detector.detect = (lambda frame, min_score=None, i=i: [face(20 + 2 * i, 40)] if i < 20 else [])
+            session.process(Frame(image=_image(i), index=i, time_s=t))
+            if ended_at is None and any(e.kind == EventKind.TRACK_ENDED for e in session.pop_events()):
+                ended_at = t
+        assert ended_at is not None
+        return ended_at
+
+    every, quarter = ended_after(1), ended_after(4)
+    assert abs(every - quarter) <= 4 / 25 + 1e-9, (every, quarter)
+
+
+def test_event_ids_are_unique_across_runs():
+    a, b = EventIds("door"), EventIds("door")
+    assert a.run != b.run and a.next_event() != b.next_event() and a.person(1) != b.person(1)
+    e = Event(kind=EventKind.DECIDED, camera="door", id=a.next_event(), person=a.person(1), track_id=1, frame=3,
+              time_s=0.12, wall_time=5.0, status="person", decision="mask", balance=3, data={"previous": "undecided"})
+    assert Event.from_json(e.to_json()) == e
+
+
+def _image(i):
+    image = np.zeros((240, 320, 3), np.uint8)
+    image[0, 0, 0] = i % 256
+    return image
+
+
+# ---------------------------------------------------------------- sources
+
+
+def test_sources_by_scheme_and_credentials_redacted(tmp_path):
+    assert scheme_of("rtsp://u:p@h/x") == "rtsp" and scheme_of(3) == "webcam" and scheme_of(str(tmp_path)) == "dir"
+    assert scheme_of(str(VTEST)) == "file"
+    assert redact("rtsp://user:p@ssw0rd@10.0.0.1:554/s") == "rtsp://***@10.0.0.1:554/s"
+    assert redact("http://cam/x") == "http://cam/x"
+    with pytest.raises(Exception, match="no source for the scheme"):
+        open_source("gopher://x/y")
+
+
+def test_a_looping_file_rewinds_and_time_keeps_increasing():
+    with VideoFileSource(VTEST, loop=True) as source:
+        n = source.info.frames
+        frames = [f for _, f in zip(range(n + 10), source)]
+        assert source.loops == 1
+    times = [f.time_s for f in frames]
+    assert times == sorted(times) and frames[-1].index == n + 9
+    assert np.array_equal(frames[n].image, frames[0].image)  # the same picture again, not a reopen
+
+
+def test_live_runner_skips_to_the_newest_frame_and_knows_the_time():
+    """A real-time file processed by a slow session: frames are skipped, not queued, and the
+    timestamps of the processed ones carry the skipped time."""
+
+    class Slow:
+        def __init__(self):
+            self.times = []
+
+        def process(self, frame):
+            self.times.append(frame.time_s)
+            time.sleep(0.25)  # 4 frames a second against a 10 fps source: behind
+            return FrameResult(width=frame.width, height=frame.height)
+
+        def draw(self, image, result):
+            return image
+
+        def pop_events(self):
+            return []
+
+        def finish(self):
+            pass
+
+    source = VideoFileSource(VTEST, realtime=True)
+    slow = Slow()
+    stop = threading.Event()
+    timer = threading.Timer(2.0, stop.set)
+    timer.start()
+    rep = Runner(source, slow, [], live=True, stop=stop).run()
+    source.close()
+    assert rep.frames_read > rep.frames_processed and rep.frames_skipped > 0
+    gaps = np.diff(slow.times)
+    assert (gaps > 1.5 / source.info.fps).mean() > 0.5  # most processed frames skipped some
