@@ -166,7 +166,7 @@ class _TimedEncodeSink(SinkBase):
 
 def sequential_pass(cfg: Config, video: str, max_frames: int, warmup: int) -> dict:
     """The loop of ``video`` with every stage on the main thread, each timed."""
-    source = VideoFileSource(video)
+    source = VideoFileSource(video, ahead=False)
     session, classified = _session(cfg, source.info.fps)
     clock = StageClock()
     w, h = source.info.width, source.info.height

@@ -55,10 +55,11 @@ class VideoFileSource(SourceBase):
     ``loop``: at the end, rewind and play again (the index and time keep increasing).
     ``realtime``: frames are released at the file's frame rate, as a camera would deliver them
     (the web app); otherwise as fast as they are asked for (batch commands, decoded ahead on a
-    thread: OpenCV releases the GIL while decoding, so decoding overlaps detection).
+    thread: OpenCV releases the GIL while decoding, so decoding overlaps detection; ``ahead=False``
+    decodes on the caller's thread, for timing it).
     """
 
-    def __init__(self, spec: str | int, loop: bool = False, realtime: bool = False, **_: object):
+    def __init__(self, spec: str | int, loop: bool = False, realtime: bool = False, ahead: bool = True, **_: object):
         super().__init__()
         text = str(spec)
         path = Path(text)
@@ -71,7 +72,7 @@ class VideoFileSource(SourceBase):
                 raise InputError(f"{text}: empty file")
         except OSError as exc:
             raise InputError(f"{text}: cannot read ({exc.strerror})") from None
-        self.path, self.loop, self.realtime = path, loop, realtime
+        self.path, self.loop, self.realtime, self.ahead = path, loop, realtime, ahead
         self.cap, first = open_capture(text, text)
         if first.shape[0] * first.shape[1] > MAX_FRAME_PIXELS:
             self.cap.release()
@@ -109,7 +110,7 @@ class VideoFileSource(SourceBase):
             yield frame
 
     def __iter__(self) -> Iterator[Frame]:
-        images = self._frames() if self.realtime else self._ahead()
+        images = self._ahead() if self.ahead and not self.realtime else self._frames()
         period, start = 1.0 / self.info.fps, time.monotonic()
         for index, image in enumerate(images):
             if self._stop.is_set():
