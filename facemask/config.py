@@ -9,6 +9,7 @@ The ``detector`` section is validated by the config model of the detector named 
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any, Literal
 
@@ -17,8 +18,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from .errors import ConfigError
 
 
+PACKAGE_DIR = Path(__file__).resolve().parent
+DEFAULT_CONFIG = "config-x86.json"
+MAX_DEPTH = 32  # the deepest real config is 4 levels; anything far deeper is not a config
+
+
 class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, validate_default=True)
+    model_config = ConfigDict(extra="forbid", strict=True, validate_default=True, allow_inf_nan=False)
 
 
 class ClassifierConfig(Section):
@@ -36,6 +42,9 @@ class ClassifierConfig(Section):
     max_batch: int = Field(64, ge=1, le=1024)
     # mask_prob >= threshold -> "mask" for a single frame (the video vote has its own low/high).
     mask_threshold: float = Field(0.5, ge=0.0, le=1.0)
+    # ONNX models: "auto" runs on CUDA when onnxruntime has it, else the CPU; "warn" / "require"
+    # expect CUDA and warn / stop with one line when it is not active (facemask.providers).
+    cuda: Literal["auto", "warn", "require"] = "auto"
 
     @field_validator("classes")
     @classmethod
@@ -238,7 +247,7 @@ class AppConfig(Section):
 
 
 class Config(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     platform: Literal["x86", "x86-gpu", "edgetpu", "jetson"] = "x86"
     detector: Any = None  # validated by the registered detector's own config model
@@ -293,6 +302,8 @@ def _apply_override(data: dict, item: str) -> None:
         value = json.loads(raw)
     except json.JSONDecodeError:
         value = raw
+    except RecursionError:
+        raise ConfigError(f"override '{dotted}': nested more than {MAX_DEPTH} levels deep") from None
     node = data
     keys = dotted.split(".")
     for key in keys[:-1]:
@@ -302,18 +313,76 @@ def _apply_override(data: dict, item: str) -> None:
     node[keys[-1]] = value
 
 
-def load_config(path: str | Path, overrides: list[str] | None = None) -> Config:
-    path = Path(path)
+def packaged_config_dir() -> Path:
+    """The platform configs: package data in an installed wheel, ``configs/`` in a source checkout."""
+    packaged = PACKAGE_DIR / "configs"
+    return packaged if packaged.is_dir() else PACKAGE_DIR.parent / "configs"
+
+
+def resolve_config_path(path: str | Path | None) -> Path:
+    """A config path as given, or, where it names no file here, the packaged config of that name.
+
+    ``None`` is the default config. ``configs/config-x86.json`` (the path the README uses) and
+    ``config-x86.json`` work from any folder: when no such file exists relative to the current
+    folder, the copy shipped with the package is used.
+    """
+    if path is None:
+        return packaged_config_dir() / DEFAULT_CONFIG
+    p = Path(path).expanduser()
+    if p.exists() or p.is_absolute():
+        return p
+    if len(p.parts) == 1 or (len(p.parts) == 2 and p.parts[0] == "configs"):
+        packaged = packaged_config_dir() / p.name
+        if packaged.is_file():
+            return packaged
+    return p
+
+
+def _check_tree(node: Any, where: str, depth: int = 0) -> None:
+    """Refuse what JSON allows but a config must not hold: NaN / Infinity, absurd nesting."""
+    if depth > MAX_DEPTH:
+        top = where.split(".")[0].split("[")[0]
+        raise ValueError(f"{top}: nested more than {MAX_DEPTH} levels deep")
+    if isinstance(node, float) and not math.isfinite(node):
+        raise ValueError(f"{where}: must be a finite number (got {json.dumps(node)})")
+    if isinstance(node, dict):
+        for key, value in node.items():
+            _check_tree(value, f"{where}.{key}" if where else str(key), depth + 1)
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            _check_tree(value, f"{where}[{i}]", depth + 1)
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> Config:
+    """Read, check and validate a config file; every problem is one :class:`ConfigError` line."""
+    path = resolve_config_path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except OSError as exc:
-        raise ConfigError(f"cannot read config {path}: {exc.strerror}") from None
+        hint = ""
+        if not path.exists():
+            names = sorted(p.name for p in packaged_config_dir().glob("*.json"))
+            hint = f" (packaged configs: {', '.join(names)})" if names else ""
+        raise ConfigError(f"cannot read config {path}: {exc.strerror}{hint}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"config error in {path}: not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start}); "
+            "save the file as UTF-8"
+        ) from None
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ConfigError(f"config error in {path}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
+    except RecursionError:
+        raise ConfigError(f"config error in {path}: nested more than {MAX_DEPTH} levels deep") from None
     if not isinstance(data, dict):
         raise ConfigError(f"config error in {path}: the top level must be an object")
     for item in overrides or []:
         _apply_override(data, item)
+    try:
+        _check_tree(data, "")
+    except ValueError as exc:
+        raise ConfigError(f"config error in {path}: {exc}") from None
     return parse_config(data, str(path))
