@@ -6,20 +6,28 @@ Resolution order for a catalog name:
   3. the user cache (``$FACEMASK_CACHE_DIR``, default ``~/.cache/facemask/models``);
   4. a download from the upstream URL into the cache.
 Every file is checked against its sha256 before use; a mismatch is refused.
-An explicit path (anything with a path separator or an existing file) is used as given, unchecked.
+An explicit path (anything with a path separator or an existing file) is used as given; when its
+file name and size are the catalog's, it must also have the catalog's sha256 (a damaged copy is
+refused); a file of another size under a catalog name is loaded as a model of the user's own,
+with a warning. Every .tflite / .onnx file is checked to be one before it reaches a runtime, so
+a truncated or garbage file is one clear error, not a runtime's traceback.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import tempfile
 import urllib.request
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from .errors import ModelError
+
+log = logging.getLogger("facemask")
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 BUNDLED_DIR = PACKAGE_DIR / "weights"
@@ -27,7 +35,7 @@ CATALOG_PATH = PACKAGE_DIR / "catalog.json"
 
 
 @lru_cache(maxsize=1)
-def catalog() -> dict[str, dict]:
+def catalog() -> dict[str, dict[str, Any]]:
     with open(CATALOG_PATH, encoding="utf-8") as f:
         return json.load(f)
 
@@ -55,7 +63,14 @@ def sha256_file(path: Path) -> str:
     return _sha256_of(str(path), st.st_mtime_ns, st.st_size)
 
 
-def _lookup(name: str) -> dict:
+def _by_file_name(file_name: str) -> dict[str, Any] | None:
+    for entry in catalog().values():
+        if entry["file"] == file_name:
+            return entry
+    return None
+
+
+def _lookup(name: str) -> dict[str, Any]:
     entries = catalog()
     if name in entries:
         return entries[name]
@@ -66,17 +81,92 @@ def _lookup(name: str) -> dict:
     raise ModelError(f"unknown model '{name}': not a file and not in the catalog ({known})")
 
 
-def _checked(path: Path, entry: dict) -> Path:
+def _varint(data: bytes, pos: int) -> tuple[int, int]:
+    value = shift = 0
+    while True:
+        if pos >= len(data) or shift > 63:
+            raise ValueError("truncated varint")
+        byte = data[pos]
+        pos += 1
+        value |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return value, pos
+        shift += 7
+
+
+def _onnx_problem(data: bytes) -> str | None:
+    """Walk the top level of an ONNX ModelProto (a protobuf message) without parsing it."""
+    pos, fields = 0, set()
+    try:
+        while pos < len(data):
+            key, pos = _varint(data, pos)
+            field, wire = key >> 3, key & 7
+            if field == 0 or field > 64:
+                return f"field number {field} at offset {pos}"
+            if wire == 0:
+                _, pos = _varint(data, pos)
+            elif wire == 1:
+                pos += 8
+            elif wire == 5:
+                pos += 4
+            elif wire == 2:
+                size, pos = _varint(data, pos)
+                pos += size
+            else:
+                return f"wire type {wire} at offset {pos}"
+            if pos > len(data):
+                return "truncated"
+            fields.add(field)
+    except ValueError as exc:
+        return str(exc)
+    if 7 not in fields:  # ModelProto.graph
+        return "no graph"
+    return None
+
+
+def check_format(path: Path) -> Path:
+    """Refuse a .tflite / .onnx file that is not one (empty, truncated, garbage, another format)."""
+    suffix = path.suffix.lower()
+    if suffix not in (".tflite", ".onnx"):
+        return path
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ModelError(f"cannot read model file {path}: {exc.strerror}") from None
+    if suffix == ".tflite":
+        # a TFLite model is a FlatBuffer with the file identifier "TFL3" at bytes 4..8
+        problem = None if len(data) >= 8 and data[4:8] == b"TFL3" else "no TFL3 FlatBuffer identifier"
+    else:
+        problem = _onnx_problem(data) if data else "empty file"
+    if problem:
+        kind = "TFLite" if suffix == ".tflite" else "ONNX"
+        raise ModelError(f"model file {path} is not a valid {kind} model ({problem}): damaged or another format?")
+    return path
+
+
+def _explicit(path: Path) -> Path:
+    """An explicit path: checked against the catalog when it carries a catalog file's name."""
+    entry = _by_file_name(path.name)
+    if entry is not None:
+        size = path.stat().st_size
+        if size == entry.get("bytes"):
+            return _checked(path, entry, "a damaged copy? refusing to load it (rename it if it is a model of your own)")
+        log.warning("%s has the name of catalog model %s but not its size (%d bytes, catalog %s): "
+                    "loading it as a model of your own", path, entry["file"], size, entry.get("bytes"))
+    return check_format(path)
+
+
+def _checked(path: Path, entry: dict[str, Any],
+             advice: str = "refusing to load it (delete it to fetch a fresh copy)") -> Path:
     digest = sha256_file(path)
     if digest != entry["sha256"]:
         raise ModelError(
-            f"model file {path} has sha256 {digest[:12]}..., expected {entry['sha256'][:12]}...: "
-            "refusing to load it (delete it to fetch a fresh copy)"
+            f"model file {path} has sha256 {digest[:12]}..., catalog {entry['file']} has {entry['sha256'][:12]}...: {advice}"
         )
     return path
 
 
-def _download(entry: dict, dest: Path) -> Path:
+def _download(entry: dict[str, Any], dest: Path) -> Path:
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=dest.name + ".", suffix=".part", dir=dest.parent)
     try:
@@ -105,23 +195,23 @@ def resolve(name_or_path: str | os.PathLike, download: bool = True) -> Path:
     if os.sep in text or "/" in text or explicit.is_file():
         if not explicit.is_file():
             raise ModelError(f"model file not found: {explicit}")
-        return explicit
+        return _explicit(explicit)
     entry = _lookup(text)
     looked: list[str] = []
     candidates = [BUNDLED_DIR / entry["file"]]
-    if mirror_dir() is not None:
-        candidates.append(mirror_dir() / entry["file"])
+    mirror = mirror_dir()
+    if mirror is not None:
+        candidates.append(mirror / entry["file"])
     candidates.append(cache_dir() / entry["file"])
     for path in candidates:
         looked.append(str(path.parent))
         if path.is_file():
             return _checked(path, entry)
+    hint = ("FACEMASK_MODELS_DIR is not set: point it at a folder holding the model (a local mirror)"
+            if mirror is None else f"FACEMASK_MODELS_DIR={mirror} does not hold it either")
     if download and entry.get("url"):
         try:
             return _download(entry, cache_dir() / entry["file"])
         except ModelError as exc:
-            raise ModelError(f"{exc}; also looked in: {', '.join(looked)} (set FACEMASK_MODELS_DIR to a mirror)") from None
-    raise ModelError(
-        f"model '{text}' ({entry['file']}) not found; looked in: {', '.join(looked)} "
-        "(set FACEMASK_MODELS_DIR to a folder holding it)"
-    )
+            raise ModelError(f"{exc}; also looked in: {', '.join(looked)} ({hint})") from None
+    raise ModelError(f"model '{text}' ({entry['file']}) not found; looked in: {', '.join(looked)} ({hint})")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -16,6 +17,7 @@ from ..config import ClassifierConfig
 from ..crops import face_crops
 from ..errors import BackendUnavailable, ModelError
 from ..models import resolve
+from ..providers import CudaMode, check_cuda, session_providers
 from ..types import INCORRECT, MASK, NO_MASK, Face
 
 log = logging.getLogger("facemask")
@@ -30,22 +32,25 @@ def _bucket(n: int, cap: int) -> int:
 
 
 class TFLiteBackend:
-    def __init__(self, path: Path, num_threads: int, max_batch: int, delegate=None):
+    def __init__(self, path: Path, num_threads: int, max_batch: int, delegate: Any = None):
         try:
             from ai_edge_litert.interpreter import Interpreter
-        except ImportError as exc:  # pragma: no cover - installed with requirements.txt
+        except ImportError as exc:  # pragma: no cover - a dependency of the base install
             raise BackendUnavailable(f"ai-edge-litert is not installed ({exc}); pip install ai-edge-litert") from None
         self._make = lambda: Interpreter(
             model_path=str(path), num_threads=num_threads,
             experimental_delegates=[delegate] if delegate is not None else None,
         )
         self.max_batch = max_batch
-        self._interpreters: dict[int, object] = {}
-        probe = self._get(1)
-        inp = probe.get_input_details()[0]
-        self.input_size = int(inp["shape"][1])
+        self._interpreters: dict[int, Any] = {}
+        try:
+            probe = self._get(1)
+            inp = probe.get_input_details()[0]
+            self.input_size = int(inp["shape"][1])
+        except (ValueError, RuntimeError, IndexError) as exc:
+            raise ModelError(f"cannot load TFLite classifier {path}: {_first_line(exc)}") from None
 
-    def _get(self, batch: int):
+    def _get(self, batch: int) -> Any:
         it = self._interpreters.get(batch)
         if it is None:
             it = self._make()
@@ -83,19 +88,25 @@ class TFLiteBackend:
 
 
 class OnnxBackend:
-    def __init__(self, path: Path, num_threads: int, max_batch: int):
+    def __init__(self, path: Path, num_threads: int, max_batch: int, cuda: CudaMode = "auto"):
         try:
             import onnxruntime as ort
-        except ImportError as exc:  # pragma: no cover
-            raise BackendUnavailable(f"onnxruntime is not installed ({exc}); pip install onnxruntime") from None
+        except ImportError as exc:
+            raise BackendUnavailable(
+                f"ONNX models need onnxruntime, which is not installed ({exc}): "
+                "pip install 'facemask[onnx]' (or [gpu]), or use a .tflite classifier"
+            ) from None
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = num_threads
         opts.inter_op_num_threads = 1
         # CUDA when onnxruntime-gpu is installed (x86 GPU config), else the CPU.
-        providers = [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in ort.get_available_providers()]
-        self.session = ort.InferenceSession(str(path), opts, providers=providers)
-        self.input = self.session.get_inputs()[0]
-        self.input_size = int(self.input.shape[1])
+        try:
+            self.session = ort.InferenceSession(str(path), opts, providers=session_providers(ort, cuda))
+            self.input = self.session.get_inputs()[0]
+            self.input_size = int(self.input.shape[1])
+        except Exception as exc:  # onnxruntime raises its own exception types (InvalidProtobuf, Fail...)
+            raise ModelError(f"cannot load ONNX classifier {path}: {_first_line(exc)}") from None
+        self.on_cuda = check_cuda(self.session, cuda, f"the ONNX classifier {path.name}")
         self.max_batch = max_batch
 
     def __call__(self, crops: np.ndarray) -> np.ndarray:
@@ -106,7 +117,12 @@ class OnnxBackend:
         return np.concatenate(out).astype(np.float32)
 
 
-def _edgetpu_backend(path: Path, cfg: ClassifierConfig):
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0][:300]
+
+
+def _edgetpu_backend(path: Path, cfg: ClassifierConfig) -> TFLiteBackend:
     """The Edge TPU runs through LiteRT's delegate mechanism; only libedgetpu is needed."""
     import ctypes
 
@@ -150,7 +166,7 @@ class MaskClassifier:
         if backend == "tflite":
             return TFLiteBackend(path, cfg.num_threads, cfg.max_batch)
         if backend == "onnx":
-            return OnnxBackend(path, cfg.num_threads, cfg.max_batch)
+            return OnnxBackend(path, cfg.num_threads, cfg.max_batch, cfg.cuda)
         if backend == "edgetpu":
             return _edgetpu_backend(path, cfg)
         if backend == "tensorrt":
