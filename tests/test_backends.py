@@ -10,7 +10,7 @@ from facemask.errors import BackendUnavailable
 from tests.conftest import MODELS
 
 
-@pytest.mark.parametrize("backend,words", [("tensorrt", "tensorrt and pycuda"), ("edgetpu", "needs libedgetpu")])
+@pytest.mark.parametrize("backend,words", [("tensorrt", "tensorrt and cuda-python"), ("edgetpu", "needs libedgetpu")])
 def test_missing_runtime_is_one_clear_error(backend, words):
     model = MODELS / "mobilenet_v1_1.0_224_quant_embedding_extractor_edgetpu.tflite"
     with pytest.raises(BackendUnavailable) as exc:

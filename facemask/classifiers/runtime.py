@@ -170,7 +170,7 @@ class MaskClassifier:
         if backend == "edgetpu":
             return _edgetpu_backend(path, cfg)
         if backend == "tensorrt":
-            from .tensorrt import TensorRTBackend  # imported only here: needs tensorrt + pycuda
+            from .tensorrt import TensorRTBackend  # imported only here: needs tensorrt + cuda-python
 
             return TensorRTBackend(path, cfg.max_batch)
         raise ModelError(f"unknown classifier backend {backend}")  # pragma: no cover - validated
