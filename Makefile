@@ -3,20 +3,26 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 SHARED ?= ../shared
+# The local model mirror: found only through this variable (the package never guesses a path).
 export FACEMASK_MODELS_DIR ?= $(abspath $(SHARED)/models)
 DEMO_VIDEO ?= $(SHARED)/videos/mask_putting_on_4people_diazoniclabs.mp4
 DEMO_OUT ?= output/demo.mp4
 
-.PHONY: demo test install install-dev browser clean
+.PHONY: demo test lint install install-dev browser lock clean
 
-$(BIN)/.installed: requirements.txt
+$(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -r requirements.txt
+
+# The base install: inference only (no TensorFlow, matplotlib, pycocotools, onnxruntime).
+$(BIN)/.installed: pyproject.toml constraints.txt | $(BIN)/python
+	$(BIN)/pip install -q -c constraints.txt -e .
 	touch $@
 
-$(BIN)/.installed-dev: $(BIN)/.installed requirements-dev.txt
-	$(BIN)/pip install -q -r requirements-dev.txt
+# Every extra the tests use, the test tools and the linters.
+$(BIN)/.installed-dev: pyproject.toml constraints.txt | $(BIN)/python
+	$(BIN)/pip install -q -c constraints.txt -e '.[dev]'
+	$(BIN)/pip check
 	touch $@
 
 install: $(BIN)/.installed
@@ -29,11 +35,24 @@ browser:
 	  else sudo apt-get update -qq && sudo apt-get install -y -qq chromium >/dev/null; fi; }
 
 demo: install
-	$(BIN)/python inference_video.py --config configs/config-x86.json \
+	$(BIN)/facemask video --config configs/config-x86.json \
 	  --input_video_path $(DEMO_VIDEO) --output_video $(DEMO_OUT)
 
-test: install-dev browser
+lint: install-dev
+	$(BIN)/ruff check facemask tests scripts
+	$(BIN)/mypy
+	$(BIN)/hadolint docker/Dockerfile.*
+
+test: install-dev browser lint
 	$(BIN)/python -m pytest
 
+# Re-pin constraints.txt from a fresh environment (after changing a dependency in pyproject.toml).
+lock:
+	rm -rf /tmp/facemask-lock && $(PYTHON) -m venv /tmp/facemask-lock
+	/tmp/facemask-lock/bin/pip install -q -e '.[dev]'
+	/tmp/facemask-lock/bin/pip check
+	{ sed -n '1,3p' constraints.txt; /tmp/facemask-lock/bin/pip freeze --exclude-editable | grep -v '^facemask'; } > constraints.txt.new
+	mv constraints.txt.new constraints.txt
+
 clean:
-	rm -rf $(VENV) output .pytest_cache
+	rm -rf $(VENV) output .pytest_cache .mypy_cache .ruff_cache

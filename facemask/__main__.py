@@ -1,4 +1,4 @@
-"""``python -m facemask COMMAND ...``: one entry point; the top-level scripts are thin wrappers."""
+"""``facemask COMMAND ...`` (or ``python -m facemask``): one entry point; the top-level scripts are thin wrappers."""
 
 from __future__ import annotations
 
@@ -19,11 +19,19 @@ COMMANDS = {
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "--version":
+        from . import __version__
+
+        print(f"facemask {__version__}")
+        return 0
     if not argv or argv[0] in ("-h", "--help") or argv[0] not in COMMANDS:
-        print("usage: python -m facemask COMMAND [options]\n\ncommands:")
+        out = sys.stdout if argv and argv[0] in ("-h", "--help") else sys.stderr
+        if argv and argv[0] not in ("-h", "--help"):
+            print(f"error: unknown command '{argv[0]}'", file=out)
+        print("usage: facemask COMMAND [options]   (facemask COMMAND --help for its options)\n\ncommands:", file=out)
         for name, (_, text) in COMMANDS.items():
-            print(f"  {name:8s} {text}")
-        return 0 if argv and argv[0] in ("-h", "--help") else 2
+            print(f"  {name:8s} {text}", file=out)
+        return 0 if out is sys.stdout else 2
     module = importlib.import_module(COMMANDS[argv[0]][0])
     entry = getattr(module, f"main_{argv[0]}", None) or module.main
     return entry(argv[1:])
