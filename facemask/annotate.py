@@ -132,7 +132,7 @@ def _panel_text(lines: tuple[str, ...], scale: float, thick: int) -> np.ndarray:
     line_h = max(s[1] for s in sizes) + int(10 * scale) + 2
     mask = np.zeros((line_h * len(lines) + 10, max(s[0] for s in sizes) + 16), np.uint8)
     for i, text in enumerate(lines):
-        cv2.putText(mask, text, (8, (i + 1) * line_h), FONT, scale, 255, thick, cv2.LINE_AA)
+        cv2.putText(mask, text, (8, (i + 1) * line_h), FONT, scale, (255,), thick, cv2.LINE_AA)
     return mask
 
 

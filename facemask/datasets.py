@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .errors import InputError
+
 # Dataset class names -> canonical labels used everywhere in facemask.
 VOC_LABELS = {
     "with_mask": "mask",
@@ -40,7 +42,10 @@ def read_voc(xml_path: Path, images_dir: Path) -> Annotated:
         bb = obj.find("bndbox")
         if bb is None:
             continue
-        boxes.append([float(bb.findtext(k)) for k in ("xmin", "ymin", "xmax", "ymax")])
+        corners = [bb.findtext(k) for k in ("xmin", "ymin", "xmax", "ymax")]
+        if any(c is None for c in corners):
+            raise InputError(f"{xml_path}: an object's bndbox lacks xmin, ymin, xmax or ymax")
+        boxes.append([float(c) for c in corners if c is not None])
         labels.append(VOC_LABELS.get(name, name))
     filename = root.findtext("filename") or (xml_path.stem + ".jpg")
     return Annotated(

@@ -7,13 +7,13 @@ import itertools
 import os
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 
-MASK = "mask"
-NO_MASK = "no_mask"
-INCORRECT = "mask_incorrect"
+MASK: Final = "mask"
+NO_MASK: Final = "no_mask"
+INCORRECT: Final = "mask_incorrect"
 UNKNOWN = "unknown"  # not classified (filtered out, or no classifier run)
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import logging
 from pathlib import Path
+from typing import Any
 
 from tqdm import tqdm
 
@@ -67,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
         missing = len({d.name for d in dataset} - set(predictions))
         if missing:
             log.warning("%d dataset images have no prediction record (counted as no face found)", missing)
-        source = {"predictions": str(args.predictions)}
+        source: dict[str, Any] = {"predictions": str(args.predictions)}
     else:
         from .runner import load_classifier, run_dataset
 

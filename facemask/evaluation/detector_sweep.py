@@ -10,6 +10,7 @@ import statistics
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -69,7 +70,9 @@ def detect_all(cfg: Config, data: DatasetImages) -> tuple[list[ImageEval], dict]
     """Detector-only predictions on every image, and the median wall and CPU ms per image."""
     detector = build_detector(cfg)
     detector.detect(data.images[0])  # warm-up: the first call allocates the network
-    evals, times, cpu = [], [], []
+    evals: list[ImageEval] = []
+    times: list[float] = []
+    cpu: list[float] = []
     for item, image in zip(data.items, data.images):
         faces = _timed_detect(detector, image, times, cpu)
         evals.append(ImageEval(
@@ -90,7 +93,7 @@ def recall_row(cfg: Config, data: DatasetImages, iou: float = 0.5) -> dict:
 
 def read_frames(video: str | Path, n: int) -> list[np.ndarray]:
     cap = cv2.VideoCapture(str(video))
-    frames = []
+    frames: list[np.ndarray] = []
     while len(frames) < n:
         ok, frame = cap.read()
         if not ok:
@@ -109,7 +112,8 @@ def video_cost(cfg: Config, frames: list[np.ndarray]) -> dict:
     best frame and CPU ms (all threads) are closer to what the detector costs on idle cores."""
     detector = build_detector(cfg)
     detector.detect(frames[0])
-    times, cpu = [], []
+    times: list[float] = []
+    cpu: list[float] = []
     found = [len(_timed_detect(detector, frame, times, cpu)) for frame in frames]
     h, w = frames[0].shape[:2]
     return {"ms_per_frame": round(statistics.median(times), 1), "best_ms_per_frame": round(min(times), 1),
@@ -123,12 +127,14 @@ def sweep(cfg: Config, data: DatasetImages | None, frames: list[np.ndarray] | No
     """``settings`` on the labelled images (recall by size, ms) and ``video_settings`` on the
     video frames (ms, faces found); every other detector option comes from ``cfg``."""
     out: dict = {"dataset": {}, "video": {}}
-    for name, overrides in (settings.items() if data is not None else ()):
-        out["dataset"][name] = {"overrides": overrides, **recall_row(with_detector(cfg, **overrides), data)}
-        log(f"{name}: {_short(out['dataset'][name])}")
-    for name, overrides in (video_settings.items() if frames is not None else ()):
-        out["video"][name] = {"overrides": overrides, **video_cost(with_detector(cfg, **overrides), frames)}
-        log(f"{name}: {_short(out['video'][name])}")
+    if data is not None:
+        for name, overrides in settings.items():
+            out["dataset"][name] = {"overrides": overrides, **recall_row(with_detector(cfg, **overrides), data)}
+            log(f"{name}: {_short(out['dataset'][name])}")
+    if frames is not None:
+        for name, overrides in video_settings.items():
+            out["video"][name] = {"overrides": overrides, **video_cost(with_detector(cfg, **overrides), frames)}
+            log(f"{name}: {_short(out['video'][name])}")
     return out
 
 
@@ -165,6 +171,7 @@ def box_offsets(evals: list[ImageEval], iou: float = 0.3) -> np.ndarray:
     match_all(evals, iou)
     rows = []
     for e in evals:
+        assert e.match is not None  # set by match_all
         for i in np.nonzero(e.match >= 0)[0]:
             p, g = e.pred_boxes[i], e.gt_boxes[e.match[i]]
             w, h = p[2] - p[0], p[3] - p[1]
@@ -187,7 +194,7 @@ def box_convention(cfg: Config, train: DatasetImages, val: DatasetImages, iou: f
     on train (YuNet's box vs the annotators'), then val recall with and without them."""
     offsets = box_offsets(detect_all(cfg, train)[0])
     val_evals, _ = detect_all(cfg, val)
-    out = {"offsets_x1y1x2y2": [round(float(v), 3) for v in offsets]}
+    out: dict[str, Any] = {"offsets_x1y1x2y2": [round(float(v), 3) for v in offsets]}
     for name, evals in (("as_detected", val_evals), ("shifted", shift_boxes(val_evals, offsets))):
         match_all(evals, iou)
         rep = detection_report(evals)

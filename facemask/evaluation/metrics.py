@@ -223,6 +223,8 @@ def matched_pairs(images: list[ImageEval]) -> tuple[list[str], np.ndarray, list[
     """(gt label, predicted mask_prob, predicted label) for every true positive."""
     gt, prob, lab = [], [], []
     for im in images:
+        if im.match is None or im.pred_mask_prob is None:
+            raise ValueError(f"{im.name}: predictions not matched to the ground truth yet")
         for i in np.nonzero(im.match >= 0)[0]:
             gt.append(im.gt_labels[im.match[i]])
             prob.append(im.pred_mask_prob[i])

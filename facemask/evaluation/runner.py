@@ -58,7 +58,8 @@ def run_dataset(cfg: Config, dataset: list[Annotated], classifier: MaskClassifie
                 detector: FaceDetector | None = None, gt_crops: bool = True, progress=None) -> RunResult:
     """Detect (and classify, when a classifier is given) every image; also classify the
     ground-truth crops so the classifier is measured without the detector's misses."""
-    pipeline = FramePipeline(cfg, detector=detector, classifier=classifier or NoClassifier())
+    # NoClassifier is a stand-in with the one method FramePipeline calls
+    pipeline = FramePipeline(cfg, detector=detector, classifier=classifier or NoClassifier())  # type: ignore[arg-type]
     out = RunResult()
     totals: dict[str, float] = {}
     for item in (progress(dataset) if progress else dataset):

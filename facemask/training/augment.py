@@ -56,7 +56,7 @@ class CCTVAugment:
         s = img.shape[0]
         angle = rng.uniform(-self.max_rotate_deg, self.max_rotate_deg)
         zoom = rng.uniform(0.9, 1.1)
-        m = cv2.getRotationMatrix2D((s / 2, s / 2), angle, zoom)
+        m = np.asarray(cv2.getRotationMatrix2D((s / 2, s / 2), angle, zoom), np.float64)
         m[:, 2] += rng.uniform(-0.05, 0.05, 2) * s
         return cv2.warpAffine(np.ascontiguousarray(img), m, (s, s), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 

@@ -8,6 +8,7 @@ Class folder names come from ``training.class_dirs`` (canonical label -> folder)
 from __future__ import annotations
 
 from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
 
 import cv2
@@ -31,7 +32,7 @@ class Split:
         return {c: int((self.labels == i).sum()) for i, c in enumerate(self.classes)}
 
 
-def class_folders(data_dir: Path, split: str, classes: list[str], class_dirs: dict[str, str]) -> list[Path]:
+def class_folders(data_dir: Path, split: str, classes: Sequence[str], class_dirs: dict[str, str]) -> list[Path]:
     """The folder of each class, checked; raises InputError with one line naming what is wrong."""
     if not data_dir.is_dir():
         raise InputError(
@@ -53,7 +54,7 @@ def class_folders(data_dir: Path, split: str, classes: list[str], class_dirs: di
     return folders
 
 
-def load_split(data_dir: str | Path, split: str, classes: list[str], class_dirs: dict[str, str], size: int) -> Split:
+def load_split(data_dir: str | Path, split: str, classes: Sequence[str], class_dirs: dict[str, str], size: int) -> Split:
     """Every image of one split, resized to ``size`` (INTER_AREA: stored crops are larger)."""
     images, labels, paths = [], [], []
     for index, folder in enumerate(class_folders(Path(data_dir), split, classes, class_dirs)):

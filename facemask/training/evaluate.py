@@ -61,7 +61,7 @@ def predict_labels(clf: MaskClassifier, crops: np.ndarray) -> list[str]:
 
 
 def evaluate(clf: MaskClassifier, faces: FaceSet) -> dict:
-    classes = list(clf.cfg.classes)
+    classes: list[str] = list(clf.cfg.classes)
     pred = predict_labels(clf, faces.crops)
     known = np.array([g in classes for g in faces.labels])
     y = np.array([classes.index(g) if k else -1 for g, k in zip(faces.labels, known)])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 
@@ -12,7 +14,7 @@ def confusion(labels: np.ndarray, preds: np.ndarray, n_classes: int) -> np.ndarr
     return m
 
 
-def summary(labels: np.ndarray, preds: np.ndarray, classes: list[str]) -> dict:
+def summary(labels: np.ndarray, preds: np.ndarray, classes: Sequence[str]) -> dict:
     """Accuracy, per-class recall and balanced accuracy (mean recall over classes present)."""
     m = confusion(labels, preds, len(classes))
     support = m.sum(axis=1)

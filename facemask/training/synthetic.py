@@ -57,12 +57,12 @@ def put_mask(face_rgb: np.ndarray, landmarks: np.ndarray, template: np.ndarray, 
     y0, y1 = MASK_Y[0] * jitter[2], MASK_Y[1] * jitter[3]
     th, tw = template.shape[:2]
     # template corners (0,0), (tw,0), (0,th) -> face points
-    dst = np.float32([
+    dst = np.array([
         eyes + ux * eye_dist * x0 + down * y0,
         eyes + ux * eye_dist * x1 + down * y0,
         eyes + ux * eye_dist * x0 + down * y1,
-    ])
-    m = cv2.getAffineTransform(np.float32([[0, 0], [tw, 0], [0, th]]), dst)
+    ], np.float32)
+    m = cv2.getAffineTransform(np.array([[0, 0], [tw, 0], [0, th]], np.float32), dst)
     h, w = face_rgb.shape[:2]
     warped = cv2.warpAffine(template, m, (w, h), flags=cv2.INTER_AREA if tw > w else cv2.INTER_LINEAR,
                             borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0, 0)).astype(np.float32)
@@ -127,17 +127,17 @@ def put_hand(face_rgb: np.ndarray, landmarks: np.ndarray, rng: np.random.Generat
     centre = eyes + uy * eye_mouth * rng.uniform(0.85, 1.5) + ux * eye_dist * rng.uniform(-0.5, 0.5)
     axes = (eye_dist * rng.uniform(0.45, 0.9), eye_mouth * rng.uniform(0.3, 0.6))
     tilt = np.degrees(np.arctan2(ux[1], ux[0])) + rng.uniform(-35, 35)
-    cv2.ellipse(shape, pt(centre), (int(axes[0] * ss), int(axes[1] * ss)), tilt, 0, 360, 1.0, -1, cv2.LINE_AA)
+    cv2.ellipse(shape, pt(centre), (int(axes[0] * ss), int(axes[1] * ss)), float(tilt), 0, 360, (1.0,), -1, cv2.LINE_AA)
     if rng.random() < 0.5:  # fingers across the mouth, from one side of the palm
         side = ux * rng.choice([-1.0, 1.0])
         width = max(1, int(0.2 * eye_dist * ss))
         for k in range(int(rng.integers(2, 5))):
             start = centre + uy * eye_mouth * (k - 1.5) * 0.22
-            cv2.line(shape, pt(start), pt(start + side * eye_dist * rng.uniform(0.5, 1.0)), 1.0, width, cv2.LINE_AA)
+            cv2.line(shape, pt(start), pt(start + side * eye_dist * rng.uniform(0.5, 1.0)), (1.0,), width, cv2.LINE_AA)
     if rng.random() < 0.5:  # the forearm, from the bottom of the crop
         wrist = centre + uy * axes[1] * 0.5
         arm = np.array([rng.uniform(-0.6, 0.6), 1.0], np.float32)
-        cv2.line(shape, pt(wrist), pt(wrist + arm * 2 * h), 1.0, max(1, int(axes[0] * 1.2 * ss)), cv2.LINE_AA)
+        cv2.line(shape, pt(wrist), pt(wrist + arm * 2 * h), (1.0,), max(1, int(axes[0] * 1.2 * ss)), cv2.LINE_AA)
     alpha = cv2.resize(shape, (w, h), interpolation=cv2.INTER_AREA)
     # own skin with another gain; a light gradient (the hand is nearer the light), blotchy
     # low-frequency texture and darker outlines (knuckles, finger gaps): a flat patch is a mask
@@ -146,7 +146,7 @@ def put_hand(face_rgb: np.ndarray, landmarks: np.ndarray, rng: np.random.Generat
     direction = rng.normal(size=2)
     ramp = (xs * direction[0] + ys * direction[1]) / (np.hypot(*direction) * max(h, w))
     sigma = max(0.5, 0.15 * eye_dist)
-    blotch = cv2.GaussianBlur(rng.normal(size=(h, w)).astype(np.float32), (0, 0), sigma)
+    blotch = np.asarray(cv2.GaussianBlur(rng.normal(size=(h, w)).astype(np.float32), (0, 0), sigma), np.float32)
     blotch *= rng.uniform(0.04, 0.1) / max(float(blotch.std()), 1e-6)
     inner = cv2.GaussianBlur(alpha, (0, 0), sigma)  # ~0.5 on the outline, 1 inside a palm
     light = (1 + rng.uniform(0.1, 0.35) * (ramp - ramp.mean()) + blotch) * (0.7 + 0.3 * inner)
@@ -167,7 +167,7 @@ def put_head(face_rgb: np.ndarray, landmarks: np.ndarray, donor_rgb: np.ndarray,
     ss = 4
     shape = np.zeros((h * ss, w * ss), np.float32)
     cv2.ellipse(shape, (int(round(centre[0] * ss)), int(round(centre[1] * ss))), (int(axes[0] * ss), int(axes[1] * ss)),
-                rng.uniform(-20, 20), 0, 360, 1.0, -1, cv2.LINE_AA)
+                rng.uniform(-20, 20), 0, 360, (1.0,), -1, cv2.LINE_AA)
     alpha = cv2.resize(shape, (w, h), interpolation=cv2.INTER_AREA)
     top = donor_rgb[: max(2, int(donor_rgb.shape[0] * rng.uniform(0.3, 0.5)))]  # hair and forehead
     if rng.random() < 0.5:

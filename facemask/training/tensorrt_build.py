@@ -82,8 +82,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-fp16", action="store_true", help="float32 kernels only")
     p.add_argument("--workspace-mb", type=int, default=256)
     args = p.parse_args(argv)
-    return report_errors(lambda: build_engine(
-        args.onnx, args.out, args.min_batch, args.opt_batch, args.max_batch, not args.no_fp16, args.workspace_mb))
+    def run() -> int:
+        build_engine(args.onnx, args.out, args.min_batch, args.opt_batch, args.max_batch, not args.no_fp16, args.workspace_mb)
+        return 0
+
+    return report_errors(run)
 
 
 if __name__ == "__main__":
