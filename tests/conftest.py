@@ -24,6 +24,9 @@ if not SHARED.is_dir():  # pragma: no cover - a checkout without the data beside
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "slow: long-running check, skipped unless -m slow")
+    config.addinivalue_line("markers", "heavy: runs for many seconds of CPU (training, whole videos, a browser, "
+                                       "an install); in make test, deselect with -m 'not heavy' for a quick run")
+    config.addinivalue_line("markers", "install: builds and installs the package into a fresh venv (needs PyPI or a pip cache)")
 
 
 @pytest.fixture(scope="session")
