@@ -37,6 +37,14 @@ def chromium_missing() -> str | None:
     return None
 
 
+# Limits for waits on a condition (a counter, a chart, a server line). They are generous because a
+# busy shared machine can be ten times slower than a quiet one; a condition that never comes true
+# still fails the test, only later. FACEMASK_TEST_WAIT scales them (2 = twice as long).
+WAIT_SCALE = float(os.environ.get("FACEMASK_TEST_WAIT", "1"))
+APP_WAIT_S = 180.0 * WAIT_SCALE
+PAGE_WAIT_MS = int(120_000 * WAIT_SCALE)
+
+
 @contextlib.contextmanager
 def chromium_page(profile_dir: Path, width: int = 1440, height: int = 900) -> Iterator[Any]:
     """A page of a fresh headless Chromium profile."""
@@ -47,6 +55,7 @@ def chromium_page(profile_dir: Path, width: int = 1440, height: int = 900) -> It
             str(profile_dir), executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS,
             viewport={"width": width, "height": height},
         )
+        context.set_default_timeout(PAGE_WAIT_MS)  # every wait_for_* without its own limit
         try:
             yield context.pages[0] if context.pages else context.new_page()
         finally:
@@ -65,7 +74,7 @@ class AppProcess:
         self.lines: list[str] = []
         self._lines: queue.Queue[str | None] = queue.Queue()
         threading.Thread(target=self._read, daemon=True).start()
-        self.url = self._wait_for_url(timeout=60)
+        self.url = self._wait_for_url(timeout=APP_WAIT_S)
 
     def _read(self) -> None:
         assert self.proc.stdout is not None
@@ -89,7 +98,7 @@ class AppProcess:
         self.proc.kill()
         raise RuntimeError("the app did not start:\n" + "\n".join(self.lines[-30:]))
 
-    def get(self, path: str, token: str | None = None, timeout: float = 10) -> tuple[int, dict[str, str], bytes]:
+    def get(self, path: str, token: str | None = None, timeout: float = 60) -> tuple[int, dict[str, str], bytes]:
         """(status, headers, body) of a GET; HTTP errors are returned, not raised."""
         req = urllib.request.Request(self.url.rstrip("/") + path)
         if token:
@@ -105,7 +114,7 @@ class AppProcess:
         assert status == 200, f"GET {path}: HTTP {status}: {body[:200]!r}"
         return json.loads(body)
 
-    def wait_for(self, predicate, path: str, token: str | None = None, timeout: float = 60, every: float = 0.5) -> Any:
+    def wait_for(self, predicate, path: str, token: str | None = None, timeout: float = APP_WAIT_S, every: float = 0.5) -> Any:
         """Poll a JSON endpoint until ``predicate(data)`` holds; return that data."""
         deadline = time.monotonic() + timeout
         data = None
@@ -116,7 +125,7 @@ class AppProcess:
             time.sleep(every)
         raise AssertionError(f"timed out waiting on {path}; last answer: {json.dumps(data)[:800]}")
 
-    def stop(self, timeout: float = 20) -> int:
+    def stop(self, timeout: float = 60) -> int:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:

@@ -131,7 +131,7 @@ class CountingSession:
         return {"people": self.frames, "masked": self.frames, "unmasked": 0, "mask_incorrect": 0, "undecided": 0}
 
 
-def _wait(predicate, timeout=10.0):
+def _wait(predicate, timeout=120.0):  # generous: a busy machine is slow, a condition never met still fails
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
