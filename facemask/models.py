@@ -6,10 +6,9 @@ Resolution order for a catalog name:
   3. the user cache (``$FACEMASK_CACHE_DIR``, default ``~/.cache/facemask/models``);
   4. a download from the upstream URL into the cache.
 Every file is checked against its sha256 before use; a mismatch is refused.
-An explicit path (anything with a path separator or an existing file) is used as given; when its
-file name and size are the catalog's, it must also have the catalog's sha256 (a damaged copy is
-refused); a file of another size under a catalog name is loaded as a model of the user's own,
-with a warning. Every .tflite / .onnx file is checked to be one before it reaches a runtime, so
+An explicit path (anything with a path separator or an existing file) is used as given; when it
+carries a catalog file's name it is checked against the catalog: a damaged copy (a few bytes
+changed) is refused, a model of the user's own under that name is loaded with a warning. Every .tflite / .onnx file is checked to be one before it reaches a runtime, so
 a truncated or garbage file is one clear error, not a runtime's traceback.
 """
 
@@ -144,15 +143,47 @@ def check_format(path: Path) -> Path:
     return path
 
 
+DAMAGED_FRACTION = 0.01  # a copy of a catalog file with fewer bytes changed than this is damaged
+
+
+def _catalog_dirs() -> list[Path]:
+    mirror = mirror_dir()
+    return [BUNDLED_DIR, *([mirror] if mirror is not None else []), cache_dir()]
+
+
+def _changed_fraction(path: Path, genuine: Path) -> float:
+    import numpy as np
+
+    a = np.fromfile(path, np.uint8)
+    b = np.fromfile(genuine, np.uint8)
+    if len(a) != len(b):
+        return 1.0
+    return float(np.count_nonzero(a != b)) / max(len(a), 1)
+
+
 def _explicit(path: Path) -> Path:
-    """An explicit path: checked against the catalog when it carries a catalog file's name."""
+    """An explicit path, checked against the catalog whenever the catalog knows the file.
+
+    A file with a catalog file's name in a folder the catalog resolves from (bundled weights, the
+    mirror, the cache) must have the catalog's sha256. Elsewhere, a file with a catalog file's name
+    and size but another sha256 is refused when it is a copy of the catalog file with a few bytes
+    changed (a damaged copy); a model trained here under the same name (most bytes differ) is
+    loaded as the user's own, with a warning.
+    """
     entry = _by_file_name(path.name)
-    if entry is not None:
-        size = path.stat().st_size
-        if size == entry.get("bytes"):
+    if entry is None:
+        return check_format(path)
+    resolved = path.resolve()
+    if any(resolved.parent == d.resolve() for d in _catalog_dirs() if d.is_dir()):
+        return _checked(path, entry)
+    if sha256_file(path) == entry["sha256"]:
+        return path
+    if path.stat().st_size == entry.get("bytes"):
+        genuine = next((d / entry["file"] for d in _catalog_dirs() if (d / entry["file"]).is_file()), None)
+        if genuine is None or _changed_fraction(path, genuine) < DAMAGED_FRACTION:
             return _checked(path, entry, "a damaged copy? refusing to load it (rename it if it is a model of your own)")
-        log.warning("%s has the name of catalog model %s but not its size (%d bytes, catalog %s): "
-                    "loading it as a model of your own", path, entry["file"], size, entry.get("bytes"))
+    log.warning("%s has the name of catalog model %s but other contents: loading it as a model of your own",
+                path, entry["file"])
     return check_format(path)
 
 

@@ -82,6 +82,26 @@ def test_own_model_under_a_catalog_name_loads_with_a_warning(tmp_path, caplog):
     assert "model of your own" in caplog.text
 
 
+def test_retrained_model_of_the_catalog_size_loads_with_a_warning(tmp_path, caplog):
+    """Training exports under the catalog's names, often at the same size: most bytes differ."""
+    import logging
+
+    genuine = (models.BUNDLED_DIR / "ofm_classifier_float32.tflite").read_bytes()
+    retrained = tmp_path / "run" / "ofm_classifier_float32.tflite"
+    retrained.parent.mkdir()
+    retrained.write_bytes(genuine[:8] + bytes(255 - b for b in genuine[8:]))  # same size, other contents
+    with caplog.at_level(logging.WARNING, logger="facemask"):
+        assert models.resolve(retrained) == retrained
+    assert "model of your own" in caplog.text
+
+
+def test_catalog_folders_are_strict(tmp_path, monkeypatch):
+    monkeypatch.setenv("FACEMASK_MODELS_DIR", str(tmp_path))
+    (tmp_path / f"{YUNET}.onnx").write_bytes((MODELS / "retinaface_mobilenet0.25_640.onnx").read_bytes())
+    with pytest.raises(ModelError, match="refusing to load"):
+        models.resolve(tmp_path / f"{YUNET}.onnx")
+
+
 @pytest.mark.parametrize("name, data, problem", [
     ("garbage.onnx", bytes(range(256)) * 20, "not a valid ONNX model"),
     ("garbage.tflite", bytes(range(256)) * 20, "not a valid TFLite model"),
