@@ -29,6 +29,28 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "install: builds and installs the package into a fresh venv (needs PyPI or a pip cache)")
 
 
+# Tests that run for many seconds of CPU (whole videos, training, a browser, an install): marked
+# here, in one place, so `pytest -m "not heavy"` is a quick run and the list is easy to review.
+HEAVY = (
+    "test_video_people.py::",
+    "test_training.py::test_tiny_training_run_exports_models_that_agree",
+    "test_export_extra.py::",
+    "test_collect.py::",
+    "test_web.py::",
+    "test_install.py::",
+    "test_cli.py::test_video_is_annotated_with_jsonl",
+    "test_no_tensorflow.py::",
+    "test_local_search.py::test_frames_between_full_detections",
+)
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        nodeid = item.nodeid.split("/")[-1]
+        if any(nodeid.startswith(h) for h in HEAVY):
+            item.add_marker(pytest.mark.heavy)
+
+
 @pytest.fixture(scope="session")
 def x86_config():
     from facemask.config import load_config
