@@ -112,7 +112,7 @@ class PeopleStats:
         self.frame = int(round(time_s * self.fps))
         frame = self.frame
         events: list[Event] = []
-        self._roll_intervals()
+        interval = self._roll_intervals()
         for track in active:
             if track.id is not None:
                 self._refresh(track, False, events)
@@ -121,12 +121,14 @@ class PeopleStats:
                 self._refresh(track, True, events)
         self.in_view = 0
         for track in active:
-            rec = self.records.get(track.id) if track.id is not None else None
+            if track.id is None:
+                continue
+            rec = self.records.get(track.id)
             if rec is None or rec.status not in (PERSON, PENDING):
                 continue
             self.in_view += 1  # followed now, counted or about to be
             if rec.status == PERSON and track.last_seen == frame:  # detected, not only coasting
-                self._interval.ids.add(track.id)
+                interval.ids.add(track.id)
         return events
 
     def finish(self, tracks: list[Track]) -> list[Event]:
@@ -189,16 +191,17 @@ class PeopleStats:
 
     # ------------------------------------------------------------- intervals
 
-    def _roll_intervals(self) -> None:
-        """Close the intervals the video time has left behind."""
+    def _roll_intervals(self) -> Interval:
+        """Close the intervals the video time has left behind; the current one."""
         index = int(self.time_s // self.cfg.interval_s)
         if self._interval is None:
             self._interval = Interval(index)
-            return
+            return self._interval
         while self._interval.index < index:
             self.series.append(self._close(self._interval))
             self._interval = Interval(self._interval.index + 1)
             self._ended_decisions = {i: v for i, v in self._ended_decisions.items() if i in self._interval.ids}
+        return self._interval
 
     def _state(self, track_id: int) -> tuple[str, str]:
         rec = self.records.get(track_id)

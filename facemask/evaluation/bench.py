@@ -38,7 +38,7 @@ def _session(cfg: Config, fps: float):
     from ..video import VideoSession
 
     classifier = load_classifier(cfg)
-    pipeline = FramePipeline(cfg, classifier=classifier or NoClassifier())
+    pipeline = FramePipeline(cfg, classifier=classifier or NoClassifier())  # type: ignore[arg-type]  # a stand-in
     return VideoSession(cfg, fps, pipeline=pipeline), classifier is not None
 
 
@@ -149,7 +149,7 @@ class _TimedEncodeSink(SinkBase):
     """Draws and encodes on the loop's thread, timing both (the sequential pass)."""
 
     def __init__(self, path: Path, fps: float, size: tuple[int, int], codec: str, clock: StageClock, warmup: int):
-        self.writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*codec), fps, size)
+        self.writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*codec), fps, size)
         self.clock, self.warmup, self.n = clock, warmup, 0
 
     def on_frame(self, out: FrameOutput) -> None:
@@ -198,7 +198,8 @@ class _StartClock(SinkBase):
     """Notes the time when the warm-up frames are done."""
 
     def __init__(self, warmup: int):
-        self.warmup, self.n, self.start = warmup, 0, None
+        self.warmup, self.n = warmup, 0
+        self.start: float | None = None
 
     def on_frame(self, out: FrameOutput) -> None:
         self.n += 1

@@ -105,7 +105,7 @@ class Collector:
         os.replace(tmp, self.dir / name)
         box = [round(float(v), 1) for v in c.face.box]
         self.rows.append([f"unlabeled/{name}", self.stem, track, c.frame, round(c.time_s, 3), *box,
-                          round(c.face.size, 1), round(float(c.face.score), 4), round(float(c.face.mask_prob), 4),
+                          round(c.face.size, 1), round(float(c.face.score), 4), round(float(c.face.mask_prob or 0.0), 4),  # candidates all have one
                           round(c.sharpness, 1)])
 
 
