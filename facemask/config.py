@@ -221,6 +221,10 @@ class CameraConfig(Section):
     source: str | int  # video file, rtsp:// or http:// URL, or a webcam index
     loop: bool = True  # video files: start again at the end (streams and webcams are reopened instead)
     max_fps: float = Field(0.0, ge=0.0, le=120.0)  # cap on processed frames per second; 0: no cap
+    # JPEGs streamed to the page per second at most (each costs an encode); 0: every processed frame
+    stream_fps: float = Field(10.0, ge=0.0, le=120.0)
+    # streams: opening and each read give up after this long (a silent camera), then reconnect
+    open_timeout_s: float = Field(10.0, gt=0.0, le=600.0)
 
 
 class AppConfig(Section):
@@ -233,7 +237,12 @@ class AppConfig(Section):
     sample_interval_s: float = Field(5.0, ge=0.1, le=3600.0)  # how often counters are stored
     retention_days: int = Field(90, ge=1)  # older samples and events are deleted at start
     threads: int = Field(16, ge=4, le=256)  # server threads; each open video stream holds one
-    reconnect_max_s: float = Field(30.0, ge=0.1, le=3600.0)  # reconnect backoff doubles up to this
+    reconnect_max_s: float = Field(30.0, ge=0.1, le=3600.0)  # reconnect / restart backoff doubles up to this
+    # Each camera runs in its own process; one that dies is restarted (backoff as above), and
+    # one that does not stop within stop_timeout_s of the request is killed.
+    stop_timeout_s: float = Field(3.0, ge=0.5, le=60.0)
+    # Database writes that fail (locked, disk full) are retried; this many items wait meanwhile.
+    store_buffer: int = Field(100_000, ge=100)
     cameras: list[CameraConfig] = []
 
     @field_validator("cameras")

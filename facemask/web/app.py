@@ -20,9 +20,9 @@ from flask import Flask, Response, abort, jsonify, redirect, render_template, re
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from ..config import Config
-from .camera import RUNNING, CameraWorker, pct_masked, redact_source
+from .camera import RUNNING, pct_masked, redact_source
 from .metrics import Metrics
-from .storage import COUNTERS, Store
+from .storage import COUNTERS, OK, Store, StoreUnavailable
 
 HERE = Path(__file__).resolve().parent
 COOKIE = "facemask_token"
@@ -113,8 +113,12 @@ class _StreamBody:
             self._streams.release()
 
 
-def create_app(cfg: Config, workers: list[CameraWorker], store: Store, metrics: Metrics, token: str | None = None) -> Flask:
-    """The WSGI app; its open video streams are ``app.extensions["facemask.streams"]``."""
+def create_app(cfg: Config, workers: list[Any], store: Store, metrics: Metrics, token: str | None = None) -> Flask:
+    """The WSGI app; its open video streams are ``app.extensions["facemask.streams"]``.
+
+    ``workers``: camera handles (:class:`facemask.web.camera.CameraProcess`, or anything with
+    ``name``, ``state``, ``info()`` giving the dict of ``/api/stats`` with at least ``state`` and
+    ``counters``, and ``jpeg``, a :class:`facemask.web.camera.Latest` of JPEG bytes)."""
     app = Flask(__name__, static_folder=None, template_folder=str(HERE / "templates"))
     app.json.sort_keys = False
     by_name = {w.name: w for w in workers}
@@ -168,7 +172,7 @@ def create_app(cfg: Config, workers: list[CameraWorker], store: Store, metrics: 
         resp.headers["Cache-Control"] = "no-cache"
         return resp.make_conditional(request)
 
-    def worker_or_404(name: str) -> CameraWorker:
+    def worker_or_404(name: str) -> Any:
         worker = by_name.get(name)
         if worker is None:
             abort(404, description=f"no camera named {name!r}")
@@ -206,18 +210,24 @@ def create_app(cfg: Config, workers: list[CameraWorker], store: Store, metrics: 
         cams = [w.info() for w in workers]
         totals = {k: sum(c["counters"][k] for c in cams) for k in COUNTERS}
         return jsonify(time=time.time(), tracking=any(c["tracking"] for c in cams),
-                       totals={**totals, "pct_masked": pct_masked(totals)}, cameras=cams)
+                       totals={**totals, "pct_masked": pct_masked(totals)}, store=store.info(), cameras=cams)
 
     @app.get("/api/events")
     def events():
         since = _int_arg("since", 0, 0, 2**62)
         limit = _int_arg("limit", 100, 1, 1000)
-        return jsonify(events=store.events(since, limit))
+        try:
+            return jsonify(events=store.events(since, limit))
+        except StoreUnavailable as exc:
+            abort(503, description=str(exc))
 
     @app.get("/api/history")
     def history():
         hours = _int_arg("hours", 24, 1, 24 * 366)
-        return jsonify(cameras=store.history(time.time() - hours * 3600.0))
+        try:
+            return jsonify(cameras=store.history(time.time() - hours * 3600.0))
+        except StoreUnavailable as exc:
+            abort(503, description=str(exc))
 
     @app.get("/api/config")
     def config():
@@ -226,8 +236,9 @@ def create_app(cfg: Config, workers: list[CameraWorker], store: Store, metrics: 
     @app.get("/healthz")
     def healthz():
         states = {w.name: w.state for w in workers}
-        ok = all(s == RUNNING for s in states.values())
-        return jsonify(status="ok" if ok else "degraded", cameras=states)
+        db = store.info()["state"]
+        ok = all(s == RUNNING for s in states.values()) and db == OK
+        return jsonify(status="ok" if ok else "degraded", cameras=states, store=db)
 
     @app.get("/metrics")
     def prometheus():

@@ -1,39 +1,47 @@
-"""One camera of the web application: a capture thread and a processing thread.
+"""One camera of the web application, seen from the web process: a supervised camera process.
 
-The capture thread reads the source at its own pace (a video file at its frame rate, a stream
-or webcam as fast as it delivers) and keeps only the newest frame, so a slow detector drops
-frames instead of building up lag. The processing thread runs the video session (detection,
-classification, tracking, votes) on the newest frame, draws it, encodes it to JPEG once and
-publishes it for every viewer. A source that fails or drops is reopened with doubling backoff
-while the other cameras go on.
+Each camera runs in its own OS process (spawned; see :mod:`facemask.web.camera_process`), so N
+cameras use N cores and a source that hangs while opening stalls nobody else. The web process
+keeps, per camera, a :class:`CameraProcess`: a supervisor thread that starts the process,
+restarts it with doubling backoff when it dies (state ``restarting``), and two reader threads:
+one takes the newest JPEG (with the capture time of its frame), one takes states, statistics
+and events (events go to the store, the one writer of the database).
+
+Totals continue across restarts: the counters stored last (the previous run of the app) plus
+every finished session run of every camera process plus the current run.
+
+:func:`create_app` needs from a camera handle only: ``name``, ``state``, ``info()`` (the dict of
+``/api/stats``), ``jpeg`` (a :class:`Latest` of JPEG bytes), ``totals()`` and ``tracking``;
+``start()`` and ``stop()`` are for the server.
 """
 
 from __future__ import annotations
 
-import collections
 import logging
+import multiprocessing
 import re
 import threading
 import time
-import traceback
-from dataclasses import dataclass
 from typing import Any, Callable, Generic, TypeVar
 
 import cv2
 import numpy as np
 
 from ..config import CameraConfig, Config
-from ..errors import FacemaskError
-from ..io.sources import SourceBase, open_source
-from ..types import MASK, UNKNOWN
+from ..io.sources import redact
+from .camera_process import (ENDED, ERROR, RECONNECTING, RESTARTING, RUNNING, STARTING, STOPPED, camera_main,
+                             live_config)
 from .storage import COUNTERS, Store
 
 log = logging.getLogger("facemask.web")
 
 T = TypeVar("T")
 
-# States shown on the page.
-STARTING, RUNNING, RECONNECTING, ERROR, ENDED, STOPPED = "starting", "running", "reconnecting", "error", "ended", "stopped"
+__all__ = ["CameraProcess", "ENDED", "ERROR", "Latest", "RECONNECTING", "RESTARTING", "RUNNING", "STARTING", "STOPPED",
+           "pct_masked", "placeholder_jpeg", "redact_source"]
+
+# Fields of the camera process's statistics that add up over its session runs and restarts.
+CUMULATIVE = ("frames_processed", "frames_captured", "frames_skipped")
 
 
 class Latest(Generic[T]):
@@ -62,37 +70,9 @@ class Latest(Generic[T]):
             return self._seq, self._item
 
 
-class Rate:
-    """Events per second over the last few seconds (0 when nothing happened lately)."""
-
-    def __init__(self, window_s: float = 3.0) -> None:
-        self.window_s = window_s
-        self._times: collections.deque[float] = collections.deque(maxlen=256)
-
-    def tick(self, now: float | None = None) -> None:
-        self._times.append(time.monotonic() if now is None else now)
-
-    def value(self, now: float | None = None) -> float:
-        now = time.monotonic() if now is None else now
-        times = [t for t in list(self._times) if now - t <= self.window_s]
-        if len(times) < 2:
-            return 0.0
-        return (len(times) - 1) / max(times[-1] - times[0], 1e-6)
-
-
 def redact_source(source: str | int) -> str:
     """A source for display: credentials in a stream URL are hidden."""
-    return re.sub(r"://[^/@]*@", "://***@", str(source))
-
-
-def people_counts(session: Any) -> dict[str, int] | None:
-    """People counters of a video session (``snapshot()``, else ``summary()``); None without tracking."""
-    snapshot = getattr(session, "snapshot", None)
-    data = snapshot() if callable(snapshot) else session.summary()
-    counters = data.get("counters", data) if isinstance(data, dict) else {}
-    if "people" not in counters:
-        return None
-    return {k: int(counters.get(k) or 0) for k in COUNTERS}
+    return redact(source)
 
 
 def pct_masked(counters: dict[str, int]) -> float | None:
@@ -129,64 +109,191 @@ def placeholder_jpeg(title: str, message: str, size: tuple[int, int] = (640, 360
     return cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 80])[1].tobytes()
 
 
-@dataclass
-class Frame:
-    index: int  # frame number since the camera started (keeps increasing over loops and reconnects)
-    image: np.ndarray
-    fps: float  # the source's frame rate
+def describe_exit(code: int | None) -> str:
+    if code is None:
+        return "did not exit"
+    if code < 0:
+        import signal
+
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit code {code}"
 
 
-class CameraWorker:
-    """Owns one source, one video session and the latest JPEG of the camera."""
+class CameraProcess:
+    """A camera's process and its supervisor (see the module docstring)."""
 
-    def __init__(self, cam: CameraConfig, cfg: Config, store: Store, session_factory: Callable[[float], Any],
-                 on_result: Callable[[str, Any], None] | None = None):
-        self.cam = cam
+    def __init__(self, cam: CameraConfig, cfg: Config, store: Store,
+                 on_timings: Callable[[str, dict[str, list[float]]], None] | None = None):
+        self.cam, self.cfg, self.store = cam, cfg, store
         self.name = cam.name
-        self.cfg = cfg
-        self.store = store
-        self._session_factory = session_factory  # fps -> VideoSession
-        self._on_result = on_result  # e.g. latency metrics
-        self.frames: Latest[Frame] = Latest()
+        self._on_timings = on_timings  # stage -> ms of the frames since the last statistics (metrics)
+        self._ctx = multiprocessing.get_context("spawn")
+        self._cam_data = cam.model_dump(mode="json")
+        self._cfg_data = live_config(cfg).model_dump(mode="json")
         self.jpeg: Latest[bytes] = Latest()
-        self.capture_rate, self.process_rate = Rate(), Rate()
-        self.frames_processed = 0
-        self.reconnects = 0
-        self._stop = threading.Event()
         self._lock = threading.Lock()
         self._state, self._message = STARTING, ""
-        self._process_error = ""  # last processing failure, cleared by the next good frame
-        self._counts_at = 0.0
+        self._stats: dict[str, Any] = {}
+        self._run: str | None = None
+        self._run_counts: dict[str, int] | None = None
+        self._run_cumulative = dict.fromkeys(CUMULATIVE, 0)
+        self._cumulative = dict.fromkeys(CUMULATIVE, 0)
+        self._proc_reconnects = 0
+        self.reconnects = 0  # of the processes before this one
+        self.restarts = 0
+        self.events_received = 0
+        self.pid: int | None = None
+        self._shown: dict[str, Any] = {}
         self._frame_size = (640, 360)
-        self._in_view = {"faces": 0, "masked": 0, "unmasked": 0}
-        self._timings: dict[str, float] = {}
-        self._session_counts: dict[str, int] | None = None
-        self._base = self._resume_counts()
-        self._threads = [
-            threading.Thread(target=self._capture_loop, name=f"capture-{self.name}", daemon=True),
-            threading.Thread(target=self._process_loop, name=f"process-{self.name}", daemon=True),
-        ]
+        last = store.last_counters(self.name) or {}
+        self._base = {k: int(last.get(k, 0)) for k in COUNTERS}  # earlier runs of the app, then finished runs
+        self._tracking = False
+        self._stop = threading.Event()
+        self._supervisor = threading.Thread(target=self._supervise, name=f"camera-{self.name}", daemon=True)
         self._publish_placeholder()
 
     # ------------------------------------------------------------ life cycle
 
     def start(self) -> None:
-        for t in self._threads:
-            t.start()
+        self._supervisor.start()
 
-    def stop(self, timeout: float = 5.0) -> None:
-        """Stop both threads and store the final counters."""
+    def stop(self, timeout: float | None = None) -> None:
+        """Ask the process to stop (it ends its tracks and sends its last counters); kill it when
+        it does not within ``app.stop_timeout_s``; store the final totals."""
         self._stop.set()
-        for t in self._threads:
-            if t.is_alive():
-                t.join(timeout)
-        if self._session_counts is not None:
+        if self._supervisor.is_alive():
+            self._supervisor.join((timeout or self.cfg.app.stop_timeout_s) + 3.0)
+        if self._tracking:
             self.store.add_sample(self.name, self.totals())
         self._set_state(STOPPED, "")
+
+    def _supervise(self) -> None:
+        failures = 0
+        while not self._stop.is_set():
+            started = time.monotonic()
+            code = self._run_process()
+            if self._stop.is_set():
+                break
+            with self._lock:
+                state = self._state
+            if state == ENDED and code == 0:
+                return  # a video file that does not loop played to its end
+            if time.monotonic() - started > 30.0:
+                failures = 0
+            failures += 1
+            self.restarts += 1
+            delay = min(2.0 ** (failures - 1), self.cfg.app.reconnect_max_s)
+            why = describe_exit(code)
+            log.warning("camera %s: camera process %s; restarting in %g s", self.name, why, delay)
+            self._set_state(RESTARTING, f"camera process {why} (restarting in {delay:g} s)")
+            self._stop.wait(delay)
+
+    def _run_process(self) -> int | None:
+        """Start one camera process and wait until it ends (or the app stops): its exit code."""
+        msg_recv, msg_send = self._ctx.Pipe(duplex=False)
+        frame_recv, frame_send = self._ctx.Pipe(duplex=False)
+        stop = self._ctx.Event()
+        proc = self._ctx.Process(target=camera_main, name=f"facemask-camera-{self.name}", daemon=True,
+                                 args=(self._cam_data, self._cfg_data, msg_send, frame_send, stop))
+        proc.start()
+        self.pid = proc.pid
+        msg_send.close()  # the child holds the sending ends: its exit ends the readers (EOF)
+        frame_send.close()
+        readers = [threading.Thread(target=self._read_messages, args=(msg_recv,), daemon=True,
+                                    name=f"camera-{self.name}-messages"),
+                   threading.Thread(target=self._read_frames, args=(frame_recv,), daemon=True,
+                                    name=f"camera-{self.name}-frames")]
+        for t in readers:
+            t.start()
+        while proc.is_alive() and not self._stop.is_set():
+            proc.join(0.25)
+        if proc.is_alive():  # stopping: ask, then insist
+            stop.set()
+            proc.join(self.cfg.app.stop_timeout_s)
+            if proc.is_alive():
+                log.warning("camera %s: process did not stop in %g s; killed", self.name, self.cfg.app.stop_timeout_s)
+                proc.kill()
+                proc.join(2.0)
+        for t in readers:
+            t.join(3.0)
+        msg_recv.close()
+        frame_recv.close()
+        with self._lock:
+            self._end_run()
+            self.reconnects += self._proc_reconnects
+            self._proc_reconnects = 0
+        self.pid = None
+        code = proc.exitcode
+        if code is not None:
+            proc.close()
+        return code
+
+    # ------------------------------------------------------------ what the process sends
+
+    def _read_messages(self, conn: Any) -> None:
+        while True:
+            try:
+                item = conn.recv()
+            except (EOFError, OSError):
+                return
+            except Exception:  # a message cut short by a killed process
+                log.warning("camera %s: unreadable message from the camera process", self.name)
+                return
+            kind = item[0]
+            if kind == "events":
+                self.events_received += len(item[1])
+                self.store.add_events(item[1])
+            elif kind == "stats":
+                self._on_stats(item[1])
+            elif kind == "state":
+                self._set_state(item[1], item[2])
+
+    def _read_frames(self, conn: Any) -> None:
+        while True:
+            try:
+                jpeg, meta = conn.recv()
+            except (EOFError, OSError):
+                return
+            except Exception:
+                return
+            with self._lock:
+                self._shown = {**meta, "received_time": time.time()}
+            self.jpeg.put(jpeg)
+
+    def _end_run(self) -> None:
+        """The current session run is over: its counts become part of the base (lock held)."""
+        if self._run_counts is not None:
+            for k in COUNTERS:
+                self._base[k] += self._run_counts.get(k, 0)
+        for k in CUMULATIVE:
+            self._cumulative[k] += self._run_cumulative[k]
+        self._run, self._run_counts = None, None
+        self._run_cumulative = dict.fromkeys(CUMULATIVE, 0)
+
+    def _on_stats(self, stats: dict[str, Any]) -> None:
+        timings = stats.pop("timings_ms", None)
+        with self._lock:
+            if stats.get("run") != self._run:
+                self._end_run()
+                self._run = stats.get("run")
+            if stats.get("counters") is not None:
+                self._run_counts = stats["counters"]
+                self._tracking = True
+            self._run_cumulative = {k: int(stats.get(k) or 0) for k in CUMULATIVE}
+            self._proc_reconnects = int(stats.get("reconnects") or 0)
+            if stats.get("frame_size"):
+                self._frame_size = tuple(stats["frame_size"])
+            self._stats = stats
+        if timings and self._on_timings is not None:
+            self._on_timings(self.name, timings)
 
     # ------------------------------------------------------------ state for the API
 
     def _set_state(self, state: str, message: str) -> None:
+        message = redact(message)
         with self._lock:
             changed = (state, message) != (self._state, self._message)
             self._state, self._message = state, message
@@ -195,170 +302,57 @@ class CameraWorker:
 
     def _publish_placeholder(self) -> None:
         with self._lock:
-            state, message = self._state, self._message
-        self.jpeg.put(placeholder_jpeg(f"{self.name}: {state}", message, self._frame_size))
+            state, message, size = self._state, self._message, self._frame_size
+        self.jpeg.put(placeholder_jpeg(f"{self.name}: {state}", message, size))
 
     @property
     def state(self) -> str:
         with self._lock:
-            return self._state
+            state, error = self._state, self._stats.get("process_error")
+        return ERROR if state == RUNNING and error else state
 
-    def _resume_counts(self) -> dict[str, int]:
-        """People counted by earlier runs; this run's counts are added to them."""
-        last = self.store.last_counters(self.name) or {}
-        return {k: int(last.get(k, 0)) for k in COUNTERS}
+    @property
+    def tracking(self) -> bool:
+        return self._tracking
 
     def totals(self) -> dict[str, int]:
-        session = self._session_counts or {}
-        return {k: self._base[k] + session.get(k, 0) for k in COUNTERS}
+        with self._lock:
+            run = self._run_counts or {}
+            return {k: self._base[k] + int(run.get(k, 0)) for k in COUNTERS}
 
     def info(self) -> dict[str, Any]:
-        with self._lock:
-            state, message = self._state, self._message
-            if self._process_error and state == RUNNING:
-                state, message = ERROR, self._process_error
-            in_view, timings = dict(self._in_view), dict(self._timings)
-            tracking = self._session_counts is not None
         totals = self.totals()
+        now = time.time()
+        with self._lock:
+            state, message, s = self._state, self._message, dict(self._stats)
+            shown = dict(self._shown)
+            cumulative = {k: self._cumulative[k] + self._run_cumulative[k] for k in CUMULATIVE}
+            reconnects = self.reconnects + self._proc_reconnects
+        if state == RUNNING and s.get("process_error"):
+            state, message = ERROR, s["process_error"]
+        live = state == RUNNING
+        capture = shown.get("capture_time")
         return {
             "name": self.name,
-            "source": redact_source(self.cam.source),
+            "source": redact(self.cam.source),
             "state": state,
             "message": message,
-            "capture_fps": round(self.capture_rate.value(), 2),
-            "process_fps": round(self.process_rate.value(), 2),
-            "frames_processed": self.frames_processed,
+            "pid": self.pid,
+            "restarts": self.restarts,
+            "capture_fps": s.get("capture_fps", 0.0) if live else 0.0,
+            "process_fps": s.get("process_fps", 0.0) if live else 0.0,
+            **cumulative,
             "frames_streamed": self.jpeg.peek()[0],
-            "reconnects": self.reconnects,
-            "latency_ms": {k: round(v, 1) for k, v in timings.items()},
-            "in_view": in_view,
-            "tracking": tracking,
+            "reconnects": reconnects,
+            "loops": s.get("loops", 0),
+            "latency_ms": {k: round(v, 1) for k, v in (s.get("latency_ms") or {}).items()},
+            "in_view": s.get("in_view") or {"faces": 0, "masked": 0, "unmasked": 0},
+            "tracking": self._tracking,
+            "events": self.events_received,
+            # The frame on the page: when it was captured, how long it took to reach the page
+            # (capture -> processed, drawn, encoded, handed over), and how old it is now.
+            "shown_capture_time": None if capture is None else round(capture, 3),
+            "lag_s": None if capture is None else round(shown["received_time"] - capture, 3),
+            "age_s": None if capture is None else round(now - capture, 3),
             "counters": {**totals, "pct_masked": pct_masked(totals)},
         }
-
-    # ------------------------------------------------------------ capture
-
-    def _open(self) -> SourceBase:
-        return open_source(self.cam.source)
-
-    def _capture_loop(self) -> None:
-        index, failures, opened_once = 0, 0, False
-        while not self._stop.is_set():
-            try:
-                source = self._open()
-            except FacemaskError as exc:
-                failures += 1
-                delay = self._backoff(failures)
-                self._set_state(RECONNECTING if opened_once else ERROR, f"{exc} (retrying in {delay:g} s)")
-                log.warning("camera %s: %s (retrying in %g s)", self.name, exc, delay)
-                self._stop.wait(delay)
-                continue
-            if opened_once:
-                self.reconnects += 1
-            opened_once, started = True, time.monotonic()
-            self._frame_size = (source.info.width, source.info.height)
-            self._set_state(RUNNING, "")
-            index = self._pump(source, index)
-            source.close()
-            if self._stop.is_set():
-                break
-            if time.monotonic() - started > 10.0:
-                failures = 0  # it ran for a while: start the backoff again from one second
-            if not source.info.live and self.cam.loop:
-                continue  # a video file played to its end: play it again
-            if not source.info.live:
-                self._set_state(ENDED, "end of the video")
-                return
-            failures += 1
-            delay = self._backoff(failures)
-            self._set_state(RECONNECTING, f"stream dropped (reconnecting in {delay:g} s)")
-            log.warning("camera %s: stream dropped, reconnecting in %g s", self.name, delay)
-            self._stop.wait(delay)
-
-    def _backoff(self, failures: int) -> float:
-        """1, 2, 4 ... seconds, up to ``app.reconnect_max_s``."""
-        return min(2.0 ** (failures - 1), self.cfg.app.reconnect_max_s)
-
-    def _pump(self, source: SourceBase, index: int) -> int:
-        """Read frames until the source ends or the worker stops; files are paced at their fps."""
-        fps = source.info.fps
-        period = 0.0 if source.info.live else 1.0 / fps
-        due = time.monotonic()
-        for item in source:
-            image = item.image
-            if self._stop.is_set():
-                break
-            if period:
-                due += period
-                late = time.monotonic() - due
-                if late < 0:
-                    self._stop.wait(-late)
-                elif late > 1.0:
-                    due = time.monotonic()  # fell far behind (paused machine): do not rush to catch up
-            self.frames.put(Frame(index, image, fps))
-            self.capture_rate.tick()
-            index += 1
-        return index
-
-    # ------------------------------------------------------------ processing
-
-    def _process_loop(self) -> None:
-        seq, session, next_sample = 0, None, time.monotonic() + self.cfg.app.sample_interval_s
-        min_period = 1.0 / self.cam.max_fps if self.cam.max_fps > 0 else 0.0
-        while not self._stop.is_set():
-            got = self.frames.newer(seq, timeout=0.5)
-            if got is None:
-                continue
-            seq, frame = got
-            started = time.monotonic()
-            try:
-                if session is None:
-                    session = self._session_factory(frame.fps)
-                self._process(session, frame)
-            except Exception as exc:  # a bug must not kill the camera: show it and go on
-                if not self._process_error:
-                    log.error("camera %s: processing failed: %s", self.name, traceback.format_exc(limit=5))
-                with self._lock:
-                    self._process_error = f"processing failed: {exc}"
-            now = time.monotonic()
-            if now >= next_sample and self._session_counts is not None:
-                self.store.add_sample(self.name, self.totals())
-                next_sample = now + self.cfg.app.sample_interval_s
-            if min_period:
-                self._stop.wait(max(min_period - (now - started), 0.0))
-        if session is not None:
-            finish = getattr(session, "finish", None)  # end the open tracks: they count as people seen
-            if callable(finish):
-                finish()
-            self._collect(session, force=True)
-
-    def _process(self, session: Any, frame: Frame) -> None:
-        result = session.process(frame.image, frame.index)
-        annotated = session.draw(frame.image, result)
-        ok, buf = cv2.imencode(".jpg", annotated, [cv2.IMWRITE_JPEG_QUALITY, self.cfg.output.jpeg_quality])
-        if ok:
-            self.jpeg.put(buf.tobytes())
-        self.frames_processed += 1
-        self.process_rate.tick()
-        faces = [f for f in result.faces if f.label != UNKNOWN and not f.skip_reason]
-        masked = sum(f.label == MASK for f in faces)
-        with self._lock:
-            self._in_view = {"faces": len(result.faces), "masked": masked, "unmasked": len(faces) - masked}
-            self._timings = dict(result.timings_ms)
-            self._process_error = ""
-        self._collect(session)
-        if self._on_result is not None:
-            self._on_result(self.name, result)
-
-    def _collect(self, session: Any, force: bool = False) -> None:
-        """Store the session's new events; refresh its people counters (at most twice a second:
-        a snapshot is more than a page needs per frame)."""
-        pop_events = getattr(session, "pop_events", None)  # not every session reports events
-        events = [e.to_json() for e in pop_events()] if callable(pop_events) else []
-        self.store.add_events(self.name, events)
-        now = time.monotonic()
-        if force or events or now - self._counts_at >= 0.5:
-            counts = people_counts(session)
-            self._counts_at = now
-            with self._lock:
-                self._session_counts = counts

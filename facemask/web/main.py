@@ -6,15 +6,15 @@ import argparse
 import os
 import re
 import signal
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 
 from ..cli import run_command
 from ..config import Config, parse_config
 from ..errors import ConfigError
 from ..pipeline import FramePipeline
-from ..video import VideoSession
 from .app import Streams, create_app
-from .camera import CameraWorker
+from .camera import CameraProcess
 from .metrics import Metrics
 from .storage import Store
 
@@ -49,14 +49,15 @@ def access_token(cfg: Config) -> str | None:
 
 @dataclass
 class Server:
-    """Everything that runs: workers, storage, the WSGI app and the waitress server."""
+    """Everything that runs: camera processes, storage, the WSGI app and the waitress server."""
 
     cfg: Config
-    workers: list[CameraWorker]
+    workers: list[CameraProcess]
     store: Store
     server: object  # waitress server
     streams: Streams
     _closed: bool = False
+    _stop: threading.Event = field(default_factory=threading.Event)
 
     @property
     def url(self) -> str:
@@ -67,6 +68,7 @@ class Server:
         """Serve until SIGINT / SIGTERM, then stop the cameras and store their final counters."""
         for w in self.workers:
             w.start()
+        threading.Thread(target=self._sample, name="facemask-samples", daemon=True).start()
         try:
             self.server.run()  # type: ignore[attr-defined]  # returns on SystemExit / KeyboardInterrupt
         finally:
@@ -76,11 +78,23 @@ class Server:
         if self._closed:
             return
         self._closed = True
+        self._stop.set()
         self.streams.stop()
         self.server.close()  # type: ignore[attr-defined]
-        for w in self.workers:
-            w.stop()
+        stopping = [threading.Thread(target=w.stop) for w in self.workers]  # all at once: a stop may wait
+        for t in stopping:
+            t.start()
+        for t in stopping:
+            t.join()
         self.store.close()
+
+    def _sample(self) -> None:
+        """Every ``app.sample_interval_s``, each camera's totals go to the store (the history chart,
+        and where the totals resume after a restart)."""
+        while not self._stop.wait(self.cfg.app.sample_interval_s):
+            for w in self.workers:
+                if w.tracking:
+                    self.store.add_sample(w.name, w.totals())
 
 
 def build_server(cfg: Config) -> Server:
@@ -91,15 +105,15 @@ def build_server(cfg: Config) -> Server:
     if not cfg.app.cameras:
         raise ConfigError("no camera: list app.cameras in the config or pass --source")
     token = access_token(cfg)
-    # One pipeline per camera: detectors and interpreters are not shared across threads.
-    pipelines = [FramePipeline(cfg) for _ in cfg.app.cameras]
-    store = Store(cfg.app.db_path)
+    # The camera processes build their own pipelines; one here first, so that a missing or
+    # broken model stops the app with one line instead of every camera failing on its own.
+    FramePipeline(cfg)
+    store = Store(cfg.app.db_path, buffer_max=cfg.app.store_buffer)
     store.prune(cfg.app.retention_days)
-    workers: list[CameraWorker] = []
-    metrics = Metrics(workers)
-    for cam, pipeline in zip(cfg.app.cameras, pipelines):
-        workers.append(CameraWorker(cam, cfg, store, lambda fps, p=pipeline: VideoSession(cfg, fps, pipeline=p),
-                                    on_result=metrics.observe))
+    workers: list[CameraProcess] = []
+    metrics = Metrics(workers, store)
+    for cam in cfg.app.cameras:
+        workers.append(CameraProcess(cam, cfg, store, on_timings=metrics.observe))
     app = create_app(cfg, workers, store, metrics, token=token)
     try:
         server = create_server(app, host=cfg.app.host, port=cfg.app.port, threads=cfg.app.threads, ident="facemask",
@@ -110,9 +124,22 @@ def build_server(cfg: Config) -> Server:
     return Server(cfg, workers, store, server, app.extensions["facemask.streams"])
 
 
+def with_address(cfg: Config, host: str | None, port: int | None) -> Config:
+    """The config with ``--host`` / ``--port`` applied, validated like the file."""
+    if host is None and port is None:
+        return cfg
+    data = cfg.model_dump(mode="python")
+    if host is not None:
+        data["app"]["host"] = host
+    if port is not None:
+        data["app"]["port"] = port
+    return parse_config(data, "--host/--port")
+
+
 def serve(cfg: Config, args: argparse.Namespace) -> int:
     if args.source:
         cfg = with_sources(cfg, args.source, "--source")
+    cfg = with_address(cfg, args.host, args.port)
     server = build_server(cfg)
 
     def on_signal(signum, frame) -> None:
@@ -134,6 +161,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--config", default="configs/config-x86.json", help="JSON config (default: %(default)s)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
                    help="override a config value, e.g. --set app.port=8080 (repeatable)")
+    p.add_argument("--host", help="address to listen on (default: app.host, 127.0.0.1; 0.0.0.0 for every interface)")
+    p.add_argument("--port", type=int, help="port to listen on (default: app.port, 5000; 0: any free port)")
     p.add_argument("--source", action="append", default=[], metavar="[NAME=]SOURCE",
                    help="video file, rtsp:// or http:// URL, or webcam index; replaces app.cameras (repeatable)")
     return run_command(serve, argv, p)  # a FacemaskError becomes one line on stderr and exit code 2

@@ -1,0 +1,139 @@
+"""Publishing a live camera: the newest annotated JPEG, its statistics and its events, to a channel.
+
+A :class:`Channel` is where a camera's output goes: to the web process over multiprocessing
+queues (:class:`facemask.web.camera_process.QueueChannel`), or to a broker. Its contract:
+
+* ``frame(jpeg, meta)``: newest-only, never blocks the camera (a frame the reader has not taken
+  yet is replaced or dropped);
+* ``events(events)``: never dropped;
+* ``stats(stats)`` and ``state(state, message)``: the latest wins.
+
+:class:`PublishSink` encodes at most ``stream_fps`` JPEGs a second (encoding a 1080p frame costs
+several milliseconds; a viewer does not need every processed frame) and sends the camera's
+statistics every ``stats_every_s``. Each JPEG carries the capture time of its frame, so the page
+and ``/api/stats`` can show how far behind the camera the picture is.
+"""
+
+from __future__ import annotations
+
+import collections
+import time
+from typing import Any, Callable, Protocol
+
+import cv2
+
+from ...types import MASK, UNKNOWN, Event
+from .base import FrameOutput, SinkBase
+
+
+class Channel(Protocol):
+    def state(self, state: str, message: str) -> None:
+        ...
+
+    def frame(self, jpeg: bytes, meta: dict[str, Any]) -> None:
+        ...
+
+    def stats(self, stats: dict[str, Any]) -> None:
+        ...
+
+    def events(self, events: list[Event]) -> None:
+        ...
+
+
+class Rate:
+    """Events per second over the last few seconds (0 when nothing happened lately)."""
+
+    def __init__(self, window_s: float = 3.0) -> None:
+        self.window_s = window_s
+        self._times: collections.deque[float] = collections.deque(maxlen=512)
+
+    def tick(self, now: float | None = None) -> None:
+        self._times.append(time.monotonic() if now is None else now)
+
+    def value(self, now: float | None = None) -> float:
+        now = time.monotonic() if now is None else now
+        times = [t for t in self._times if now - t <= self.window_s]
+        if len(times) < 2:
+            return 0.0
+        return (len(times) - 1) / max(times[-1] - times[0], 1e-6)
+
+
+class PublishSink(SinkBase):
+    """See the module docstring. ``session`` is the camera's :class:`~facemask.video.VideoSession`
+    (its people counters go with the statistics); ``run`` names the session run, so the receiver
+    can tell a new run's counters from the previous one's."""
+
+    def __init__(self, channel: Channel, session: Any, *, run: str, jpeg_quality: int = 90, stream_fps: float = 10.0,
+                 stats_every_s: float = 0.5, extra: Callable[[], dict[str, Any]] | None = None):
+        self.channel, self.session, self.run = channel, session, run
+        self.jpeg_quality = jpeg_quality
+        self.jpeg_period = 1.0 / stream_fps if stream_fps > 0 else 0.0
+        self.stats_every_s = stats_every_s
+        self.extra = extra  # more fields of the statistics, read at each send (reconnects, source loops)
+        self.process_rate, self.capture_rate = Rate(), Rate()
+        self.frames_processed = 0
+        self.frames_captured = 0  # frames of this source (frame.index + 1 of the newest)
+        self.process_error = ""
+        self.shown_capture_time: float | None = None
+        self._in_view = {"faces": 0, "masked": 0, "unmasked": 0}
+        self._timings: dict[str, list[float]] = {}
+        self._last_jpeg = self._last_stats = -1e9
+        self._last_index = -1
+
+    def on_frame(self, out: FrameOutput) -> None:
+        now = time.monotonic()
+        frame, result = out.frame, out.result
+        self.frames_processed += 1
+        self.process_rate.tick(now)
+        for _ in range(max(frame.index - self._last_index, 1)):
+            self.capture_rate.tick(now)
+        self._last_index = frame.index
+        self.frames_captured = frame.index + 1
+        self.process_error = ""
+        faces = [f for f in result.faces if f.label != UNKNOWN and not f.skip_reason]
+        masked = sum(f.label == MASK for f in faces)
+        self._in_view = {"faces": len(result.faces), "masked": masked, "unmasked": len(faces) - masked}
+        for stage, ms in result.timings_ms.items():
+            values = self._timings.setdefault(stage, [])
+            if len(values) < 200:
+                values.append(ms)
+        if now - self._last_jpeg >= self.jpeg_period:
+            self._last_jpeg = now
+            ok, buf = cv2.imencode(".jpg", out.annotated, [cv2.IMWRITE_JPEG_QUALITY, self.jpeg_quality])
+            if ok:
+                self.shown_capture_time = frame.wall_time
+                self.channel.frame(buf.tobytes(), {"capture_time": frame.wall_time, "index": frame.index,
+                                                   "encoded_time": time.time(), "run": self.run})
+        if now - self._last_stats >= self.stats_every_s:
+            self.send_stats(now)
+
+    def on_event(self, event: Event) -> None:
+        self.channel.events([event])
+
+    def failed(self, message: str) -> None:
+        """A frame could not be processed (the camera goes on): shown until the next good frame."""
+        self.process_error = message
+        self.send_stats()
+
+    def send_stats(self, now: float | None = None) -> None:
+        now = time.monotonic() if now is None else now
+        self._last_stats = now
+        summary = self.session.summary() if hasattr(self.session, "summary") else {}
+        counters = {k: int(summary.get(k) or 0) for k in ("people", "masked", "unmasked", "mask_incorrect", "undecided")} \
+            if summary else None
+        timings, self._timings = self._timings, {}
+        self.channel.stats({
+            "run": self.run, "time": time.time(), "counters": counters, "in_view": dict(self._in_view),
+            "latency_ms": {k: v[-1] for k, v in timings.items() if v}, "timings_ms": timings,
+            "frames_processed": self.frames_processed, "frames_captured": self.frames_captured,
+            "frames_skipped": max(self.frames_captured - self.frames_processed, 0),
+            "capture_fps": round(self.capture_rate.value(now), 2), "process_fps": round(self.process_rate.value(now), 2),
+            "shown_capture_time": self.shown_capture_time, "process_error": self.process_error,
+            **(self.extra() if self.extra is not None else {}),
+        })
+
+    def close(self) -> None:
+        self.send_stats()
+
+    def abort(self) -> None:
+        self.send_stats()
