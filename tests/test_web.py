@@ -125,7 +125,7 @@ def test_api_stats_events_history_health_metrics(live_app):
     assert history["door"] and history["door"][-1][1] > 0
 
     health = live_app.json("/healthz", TOKEN)
-    assert health == {"status": "degraded", "cameras": {"door": "running", "lobby": "error"}}
+    assert health == {"status": "degraded", "cameras": {"door": "running", "lobby": "error"}, "store": "ok"}
 
     status, headers, body = live_app.get("/metrics", TOKEN)
     text = body.decode()
