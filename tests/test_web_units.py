@@ -1,23 +1,25 @@
-"""The web application's parts in-process: storage, config, camera workers on real frames."""
+"""The web application's parts in-process: storage (on real SQLite files, locked by a real second
+connection), config, command line."""
 
 from __future__ import annotations
 
+import sqlite3
 import time
 
-import cv2
 import numpy as np
 import pytest
 
 from facemask.config import parse_config
-from facemask.errors import ConfigError, InputError
-from facemask.io.sources import SourceInfo
-from facemask.types import Event, EventKind, Frame, FrameResult
-from facemask.web.camera import ERROR, RECONNECTING, RUNNING, CameraWorker, Latest, redact_source
+from facemask.errors import ConfigError
+from facemask.types import Event, EventKind
+from facemask.web.camera import Latest, redact_source
 from facemask.web.main import source_cameras, with_sources
 from facemask.web.storage import Store
-from tests.conftest import VIDEOS
 
-VIDEO = VIDEOS / "vtest_480x360.avi"
+
+def event(n: int, kind: EventKind = EventKind.DECIDED, run: str = "r1", camera: str = "door", **data) -> Event:
+    return Event(kind=kind, camera=camera, id=f"{run}-{n}", person=f"{camera}/{run}/{n}", track_id=n, frame=n,
+                 time_s=n / 25, wall_time=1009.0, status="person", decision="mask", balance=3, data=data)
 
 
 def test_store_keeps_samples_and_events_across_reopen(tmp_path):
@@ -26,8 +28,8 @@ def test_store_keeps_samples_and_events_across_reopen(tmp_path):
     for i in range(10):
         store.add_sample("door", {"people": i, "masked": i // 2, "unmasked": i - i // 2, "undecided": 0}, ts=1000.0 + i)
     store.add_sample("yard", {"people": 1, "masked": 1}, ts=1005.0)
-    store.add_events("door", [{"event": "decided", "track_id": np.int64(7), "decision": "mask", "balance": 3},
-                              {"event": "track_ended", "track_id": 7, "decision": "mask", "box": np.zeros(2)}], ts=1009.0)
+    store.add_events([event(7), event(8, EventKind.TRACK_ENDED, box=np.zeros(2))])
+    assert store.flush()
     store.close()
 
     store = Store(db)
@@ -37,8 +39,9 @@ def test_store_keeps_samples_and_events_across_reopen(tmp_path):
     assert sorted(history) == ["door", "yard"]
     assert [row[0] for row in history["door"]] == [1003.0, 1006.0, 1009.0]  # thinned, newest kept
     events = store.events()
-    assert [(e["kind"], e["track_id"], e["label"]) for e in events] == [("decided", 7, "mask"), ("track_ended", 7, "mask")]
-    assert events[1]["data"]["box"] == [0.0, 0.0]
+    assert [(e["kind"], e["track_id"], e["label"], e["event_id"]) for e in events] == [
+        ("decided", 7, "mask", "r1-7"), ("track_ended", 8, "mask", "r1-8")]
+    assert events[1]["data"]["box"] == [0.0, 0.0] and events[1]["person"] == "door/r1/8"
     assert store.events(since=events[0]["id"]) == events[1:]
     assert store.events(since=events[1]["id"]) == []
     store.prune(retention_days=1, now=1009.0 + 86400 - 0.5)  # keeps what is younger than a day
@@ -47,6 +50,94 @@ def test_store_keeps_samples_and_events_across_reopen(tmp_path):
     store.prune(retention_days=1, now=1009.0 + 86400 + 0.5)
     assert store.history(since=0) == {} and store.events() == []
     store.close()
+
+
+def test_store_writes_an_event_once_however_often_it_is_sent(tmp_path):
+    store = Store(tmp_path / "app.sqlite")
+    store.add_events([event(1), event(2)])
+    store.add_events([event(2), event(3), event(1)])  # a retry, or a replay after a restart
+    assert store.flush()
+    assert [e["event_id"] for e in store.events()] == ["r1-1", "r1-2", "r1-3"]
+    store.close()
+
+
+def test_store_retries_while_another_process_holds_the_database(tmp_path):
+    """A second connection holds BEGIN EXCLUSIVE: writes wait in the buffer (the state says so),
+    nothing is lost once it lets go, and past the buffer's bound items are counted as dropped."""
+    db = tmp_path / "app.sqlite"
+    store = Store(db, buffer_max=150, retry_max_s=0.2, busy_timeout_s=0.05)
+    store.add_events([event(0)])
+    assert store.flush() and store.info()["state"] == "ok"
+    locker = sqlite3.connect(db, isolation_level=None)
+    locker.execute("BEGIN EXCLUSIVE")
+    store.add_events([event(n) for n in range(1, 201)])
+    store.add_sample("door", {"people": 5})
+    assert _wait(lambda: store.info()["state"] == "degraded")
+    info = store.info()
+    assert "locked" in info["message"] and info["pending"] == 150 and info["dropped"] == 51
+    assert store.events()[-1]["event_id"] == "r1-0"  # reads go on meanwhile
+    assert not store.flush(timeout=0.3)
+    locker.execute("ROLLBACK")
+    locker.close()
+    assert store.flush(timeout=30)
+    info = store.info()
+    assert info["state"] == "ok" and info["pending"] == 0 and info["failures"] >= 1
+    assert [e["event_id"] for e in store.events(limit=1000)] == [f"r1-{n}" for n in range(0, 151)]  # r1-0 and the 150 that fit
+    store.close()
+
+
+OLD_SCHEMA = """
+CREATE TABLE samples (camera TEXT NOT NULL, ts REAL NOT NULL, people INTEGER NOT NULL, masked INTEGER NOT NULL,
+    unmasked INTEGER NOT NULL, mask_incorrect INTEGER NOT NULL, undecided INTEGER NOT NULL);
+CREATE TABLE events (id INTEGER PRIMARY KEY AUTOINCREMENT, camera TEXT NOT NULL, ts REAL NOT NULL, kind TEXT NOT NULL,
+    track_id INTEGER, label TEXT, data TEXT NOT NULL);
+INSERT INTO samples VALUES ('door', 1000.0, 12, 7, 5, 0, 0);
+INSERT INTO events (camera, ts, kind, track_id, label, data) VALUES ('door', 1000.0, 'decided', 3, 'mask', '{}');
+"""
+
+
+def test_store_migrates_the_first_schema(tmp_path):
+    db = tmp_path / "app.sqlite"
+    with sqlite3.connect(db) as old:
+        old.executescript(OLD_SCHEMA)
+    store = Store(db)
+    assert store.last_counters("door")["people"] == 12
+    store.add_events([event(1), event(1)])
+    assert store.flush()
+    assert [(e["kind"], e["event_id"]) for e in store.events()] == [("decided", None), ("decided", "r1-1")]
+    store.close()
+    with sqlite3.connect(db) as again:
+        assert again.execute("PRAGMA user_version").fetchone()[0] == 2
+
+
+def test_a_broken_database_stops_the_app_with_one_line(tmp_path):
+    from tests.conftest import run_script
+
+    garbage = tmp_path / "garbage.sqlite"
+    garbage.write_bytes(b"this is not a database" * 500)
+    corrupt = tmp_path / "corrupt.sqlite"
+    with sqlite3.connect(corrupt) as db:
+        db.executescript(OLD_SCHEMA)
+        db.executemany("INSERT INTO events (camera, ts, kind, data) VALUES ('door', ?, 'decided', ?)",
+                       [(float(i), "x" * 500) for i in range(200)])
+    data = bytearray(corrupt.read_bytes())
+    page = 4096
+    data[2 * page:-page] = b"\xff" * (len(data) - 3 * page)  # the table pages, not the header
+    corrupt.write_bytes(bytes(data))
+    newer = tmp_path / "newer.sqlite"
+    with sqlite3.connect(newer) as db:
+        db.execute("PRAGMA user_version = 99")
+    foreign = tmp_path / "foreign.sqlite"
+    with sqlite3.connect(foreign) as db:
+        db.execute("CREATE TABLE events (name TEXT)")
+    cases = [(garbage, "not a SQLite database"), (corrupt, "corrupt"), (newer, "newer version"),
+             (foreign, "not this application's")]
+    for path, message in cases:
+        proc = run_script("inference_main_app.py", "--source", "x.mp4", "--port", "0", "--set", f"app.db_path={path}",
+                          timeout=120)  # an app that starts anyway fails here instead of serving on
+        assert proc.returncode == 2, (path, proc.stdout, proc.stderr)
+        lines = proc.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: app.db_path") and message in lines[0], lines
 
 
 def test_store_refuses_an_unusable_path(tmp_path):
@@ -79,6 +170,8 @@ def test_command_line_sources_replace_the_cameras():
     cfg = with_sources(parse_config({"app": {"cameras": [{"name": "old", "source": "x.mp4"}]}}), ["door=0"], "--source")
     assert [(c.name, c.source) for c in cfg.app.cameras] == [("door", 0)]
     assert redact_source("rtsp://admin:pw@10.0.0.2/live") == "rtsp://***@10.0.0.2/live"
+    assert redact_source("rtsp://user:p@ssw0rd@127.0.0.1:8554/x") == "rtsp://***@127.0.0.1:8554/x"
+    assert redact_source("see rtsp://a:b@h/x and http://c:d@e:80/y?u=v@w") == "see rtsp://***@h/x and http://***@e:80/y?u=v@w"
     assert redact_source(3) == "3"
 
 
@@ -91,46 +184,6 @@ def test_latest_hands_out_only_the_newest_item():
     assert slot.newer(5, timeout=0.01) is None
 
 
-class FiveFrameStream:
-    """A live source that delivers five real frames, then drops."""
-
-    live = True
-
-    def __init__(self):
-        cap = cv2.VideoCapture(str(VIDEO))
-        self.frames = [cap.read()[1] for _ in range(5)]
-        cap.release()
-        self.info = SourceInfo(name="rtsp://camera.invalid/stream", fps=10.0, width=480, height=360, live=True)
-
-    def __iter__(self):
-        return iter(Frame(image=f, index=i, time_s=i / 10.0) for i, f in enumerate(self.frames))
-
-    def close(self):
-        pass
-
-
-class CountingSession:
-    """Stands in for VideoSession: counts one masked person per frame it is given."""
-
-    def __init__(self):
-        self.frames = 0
-
-    def process(self, frame, index):
-        self.frames += 1
-        return FrameResult(width=frame.shape[1], height=frame.shape[0], frame=index, timings_ms={"detect": 1.0})
-
-    def draw(self, frame, result):
-        return frame
-
-    def pop_events(self):
-        return [Event(kind=EventKind.DECIDED, camera="door", id=f"r-{self.frames}", person=f"door/r/{self.frames}",
-                      track_id=self.frames, frame=self.frames, time_s=0.0, wall_time=0.0, status="person",
-                      decision="mask", balance=3)]
-
-    def snapshot(self):
-        return {"people": self.frames, "masked": self.frames, "unmasked": 0, "mask_incorrect": 0, "undecided": 0}
-
-
 def _wait(predicate, timeout=120.0):  # generous: a busy machine is slow, a condition never met still fails
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -140,38 +193,12 @@ def _wait(predicate, timeout=120.0):  # generous: a busy machine is slow, a cond
     return False
 
 
-def test_camera_reconnects_after_a_drop_and_resumes_stored_totals(tmp_path, monkeypatch):
-    cfg = parse_config({"app": {"reconnect_max_s": 0.2, "sample_interval_s": 0.1,
-                                "cameras": [{"name": "door", "source": "rtsp://camera.invalid/stream"}]}})
-    store = Store(tmp_path / "app.sqlite")
-    store.add_sample("door", {"people": 10, "masked": 4, "unmasked": 6})  # an earlier run
-    worker = CameraWorker(cfg.app.cameras[0], cfg, store, lambda fps: CountingSession())
-    attempts = []
+def test_host_and_port_flags(tmp_path):
+    from facemask.web.main import with_address
 
-    def open_source():
-        attempts.append(time.monotonic())
-        if len(attempts) == 1:
-            raise InputError("rtsp://camera.invalid/stream: cannot open as video (corrupt, unsupported or unreachable)")
-        return FiveFrameStream()
-
-    monkeypatch.setattr(worker, "_open", open_source)
-    states = []
-    set_state = worker._set_state
-    monkeypatch.setattr(worker, "_set_state", lambda s, m: (states.append(s), set_state(s, m)))
-    worker.start()
-    try:
-        assert _wait(lambda: worker.reconnects >= 2), f"states seen: {states}"
-    finally:
-        worker.stop()
-    assert states[:3] == [ERROR, RUNNING, RECONNECTING]  # never opened, then opened, then dropped
-    info = worker.info()
-    assert info["frames_processed"] >= 1 and info["latency_ms"] == {"detect": 1.0}
-    # Totals are the earlier run's plus this run's people, and the final ones are stored at stop.
-    final = store.last_counters("door")
-    assert info["counters"]["people"] == final["people"] > 10
-    assert final["masked"] - 4 == final["people"] - 10 and final["unmasked"] == 6
-    assert store.events()[-1]["label"] == "mask"
-    # Viewers got decodable pictures: a placeholder while down, real frames while up.
-    _, jpeg = worker.jpeg.peek()
-    assert cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR).shape[:2] == (360, 480)
-    store.close()
+    cfg = parse_config({"app": {"cameras": [{"name": "a", "source": "x.mp4"}]}})
+    assert with_address(cfg, None, None) is cfg
+    moved = with_address(cfg, "0.0.0.0", 8080)
+    assert (moved.app.host, moved.app.port) == ("0.0.0.0", 8080)
+    with pytest.raises(ConfigError, match="app.port"):
+        with_address(cfg, None, 70000)

@@ -105,10 +105,14 @@ def build_server(cfg: Config) -> Server:
     if not cfg.app.cameras:
         raise ConfigError("no camera: list app.cameras in the config or pass --source")
     token = access_token(cfg)
+    store = Store(cfg.app.db_path, buffer_max=cfg.app.store_buffer)
     # The camera processes build their own pipelines; one here first, so that a missing or
     # broken model stops the app with one line instead of every camera failing on its own.
-    FramePipeline(cfg)
-    store = Store(cfg.app.db_path, buffer_max=cfg.app.store_buffer)
+    try:
+        FramePipeline(cfg)
+    except BaseException:
+        store.close()
+        raise
     store.prune(cfg.app.retention_days)
     workers: list[CameraProcess] = []
     metrics = Metrics(workers, store)

@@ -86,9 +86,11 @@ def open_database(path: Path) -> None:
             version = db.execute("PRAGMA user_version").fetchone()[0]
             check = [r[0] for r in db.execute("PRAGMA quick_check(5)")]
         except sqlite3.DatabaseError as exc:
-            raise ConfigError(f"{where}: not a usable SQLite database ({exc}); move it away to start a new one") from None
+            raise ConfigError(f"{where}: not a SQLite database, or a corrupt one ({' '.join(str(exc).split())}); "
+                              "restore a backup or move it away to start a new one") from None
         if check != ["ok"]:
-            raise ConfigError(f"{where}: the database is corrupt ({'; '.join(check)[:200]}); "
+            found = " ".join("; ".join(check).split())[:200]  # one line, whatever SQLite reports
+            raise ConfigError(f"{where}: the database is corrupt ({found}); "
                               "restore a backup or move it away to start a new one")
         if version > SCHEMA_VERSION:
             raise ConfigError(f"{where}: written by a newer version (schema {version}, this one knows {SCHEMA_VERSION})")
@@ -157,7 +159,7 @@ class Store:
         self._read_lock = threading.Lock()
         self._cond = threading.Condition()
         self._pending: collections.deque[tuple[str, tuple]] = collections.deque()
-        self._busy = False  # the writer holds items taken from _pending
+        self._busy = 0  # items the writer took from _pending and is writing
         self._closing = False
         self._wake = threading.Event()
         self.state, self.last_error = OK, ""
@@ -172,7 +174,7 @@ class Store:
     def _queue(self, items: Iterable[tuple[str, tuple]]) -> None:
         with self._cond:
             for item in items:
-                if len(self._pending) >= self.buffer_max:
+                if len(self._pending) + self._busy >= self.buffer_max:
                     self.dropped += 1
                     continue
                 self._pending.append(item)
@@ -190,7 +192,7 @@ class Store:
 
     def info(self) -> dict[str, Any]:
         with self._cond:
-            pending = len(self._pending)
+            pending = len(self._pending) + self._busy
         return {"state": self.state, "message": self.last_error, "pending": pending, "written": self.written,
                 "dropped": self.dropped, "failures": self.failures}
 
@@ -226,13 +228,13 @@ class Store:
                 if self._closing:
                     return
                 batch = [self._pending.popleft() for _ in range(min(len(self._pending), 500))]
-                self._busy = True
+                self._busy = len(batch)
             try:
                 self._write(batch)
             except sqlite3.Error as exc:  # locked, disk full, I/O error: keep the batch, retry later
                 with self._cond:
                     self._pending.extendleft(reversed(batch))
-                    self._busy = False
+                    self._busy = 0
                     self.failures += 1
                     if self.state == OK:
                         log.warning("database %s: write failed (%s); retrying, counts kept in memory", self.path, exc)
@@ -241,7 +243,7 @@ class Store:
                 delay = min(delay * 2, self.retry_max_s)
                 continue
             with self._cond:
-                self._busy = False
+                self._busy = 0
                 self.written += len(batch)
                 if self.state != OK:
                     log.warning("database %s: writing again", self.path)
