@@ -8,7 +8,7 @@ export FACEMASK_MODELS_DIR ?= $(abspath $(SHARED)/models)
 DEMO_VIDEO ?= $(SHARED)/videos/mask_putting_on_4people_diazoniclabs.mp4
 DEMO_OUT ?= output/demo.mp4
 
-.PHONY: demo test lint install install-dev browser lock clean
+.PHONY: demo test lint install install-dev browser services lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,14 @@ browser:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
 	  else sudo apt-get update -qq && sudo apt-get install -y -qq chromium >/dev/null; fi; }
 
+# A real RTSP server for the web app's camera tests: GStreamer's gst-rtsp-server through the
+# system Python's python3-gi (tests/rtsp_server.py), serving a sample clip without re-encoding.
+SERVICES_PACKAGES := python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
+services:
+	@/usr/bin/python3 -c "import gi; gi.require_version('GstRtspServer', '1.0')" >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq $(SERVICES_PACKAGES) >/dev/null; \
+	  else sudo apt-get update -qq && sudo apt-get install -y -qq $(SERVICES_PACKAGES) >/dev/null; fi; }
+
 demo: install
 	$(BIN)/facemask video --config configs/config-x86.json \
 	  --input_video_path $(DEMO_VIDEO) --output_video $(DEMO_OUT)
@@ -43,7 +51,7 @@ lint: install-dev
 	$(BIN)/mypy
 	$(BIN)/hadolint docker/Dockerfile.*
 
-test: install-dev browser lint
+test: install-dev browser services lint
 	$(BIN)/python -m pytest
 
 # Re-pin constraints.txt from a fresh environment (after changing a dependency in pyproject.toml).

@@ -2,7 +2,10 @@
 "use strict";
 
 const COLORS = ["#4fc3f7", "#ffb74d", "#ba68c8", "#81c784", "#f06292", "#fff176"];
-const STATE_TEXT = { starting: "starting", running: "live", reconnecting: "reconnecting", error: "error", ended: "ended", stopped: "stopped" };
+const STATE_TEXT = {
+  starting: "starting", running: "live", reconnecting: "reconnecting", restarting: "restarting", error: "error",
+  ended: "ended", stopped: "stopped",
+};
 const $ = (sel, root = document) => root.querySelector(sel);
 const fmt = (v, digits = 0) => (v === null || v === undefined ? "–" : Number(v).toFixed(digits));
 const pctText = (v) => (v === null || v === undefined ? "–" : `${fmt(v, 1)} %`);
@@ -59,6 +62,9 @@ function renderCamera(cam, color) {
   setText($('[data-key="classify"]', root), fmt(cam.latency_ms.classify, 0));
   const v = cam.in_view;
   setText($('[data-key="in_view"]', root), `${v.faces} face${v.faces === 1 ? "" : "s"} (${v.masked} masked)`);
+  // Capture to the page, of the frame shown (the API's lag_s; shown_capture_time is its capture time).
+  setText($('[data-key="lag"]', root), fmt(cam.lag_s, 2));
+  setText($('[data-key="restarts"]', root), cam.restarts ? ` · restarted ${cam.restarts}×` : "");
 }
 
 async function refreshStats() {

@@ -1,0 +1,140 @@
+#!/usr/bin/env python3
+"""Live cameras against the batch pipeline, in one run (a benchmark, not a test):
+
+    python scripts/bench_live.py [--video ../shared/videos/towncentre_clip_1080p.mp4] [--seconds 60]
+
+1. batch: the Runner on the file, every frame, as fast as it goes (``inference_video.py``'s loop,
+   without writing the video): frames per second;
+2. one live camera: the web app's camera process (spawned, the file looped at its own frame
+   rate, newest frame only, JPEGs published) for ``--seconds``: processed frames per second,
+   CPU use of the camera process (100 % = one core), and the lag of the frame shown (capture to
+   the web process) sampled every second;
+3. two live cameras on the same file at once: the same per camera, and the CPU use of both;
+
+then the ratios: live / batch, and each of two / batch. Figures move with the machine's load:
+the load average is printed with them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (all its threads)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def batch_fps(cfg, video: Path, max_frames: int) -> tuple[float, int]:
+    from facemask.io.sources import VideoFileSource
+    from facemask.run import Runner
+    from facemask.video import VideoSession
+
+    with VideoFileSource(video) as source:
+        session = VideoSession(cfg, source.info.fps)
+        Runner(source, session, [], max_frames=min(10, max_frames)).run()  # warm-up (model load, first calls)
+    with VideoFileSource(video, loop=True) as source:
+        session = VideoSession(cfg, source.info.fps)
+        report = Runner(source, session, [], max_frames=max_frames).run()
+    return report.fps, report.frames_processed
+
+
+def live(cfg, video: Path, cameras: int, seconds: float, tmp: Path) -> list[dict]:
+    from facemask.config import CameraConfig
+    from facemask.web.camera import CameraProcess
+    from facemask.web.storage import Store
+
+    store = Store(tmp / f"live{cameras}.sqlite")
+    procs = [CameraProcess(CameraConfig(name=f"cam{i + 1}", source=str(video)), cfg, store) for i in range(cameras)]
+    for p in procs:
+        p.start()
+    try:
+        deadline = time.monotonic() + 120
+        while not all(p.info()["frames_processed"] >= 5 for p in procs):  # models loaded, frames flowing
+            if time.monotonic() > deadline:
+                raise SystemExit("the camera processes did not start: " + str([p.info()["message"] for p in procs]))
+            time.sleep(0.2)
+        start = [(p.info(), cpu_seconds(p.pid)) for p in procs]
+        t0 = time.monotonic()
+        lags: list[list[float]] = [[] for _ in procs]
+        while time.monotonic() - t0 < seconds:
+            time.sleep(1.0)
+            for i, p in enumerate(procs):
+                lag = p.info()["lag_s"]
+                if lag is not None:
+                    lags[i].append(lag)
+        elapsed = time.monotonic() - t0
+        out = []
+        for (info0, cpu0), p, lag in zip(start, procs, lags):
+            info = p.info()
+            processed = info["frames_processed"] - info0["frames_processed"]
+            captured = info["frames_captured"] - info0["frames_captured"]
+            third = max(len(lag) // 3, 1)
+            out.append({
+                "name": p.name, "fps": processed / elapsed, "captured_fps": captured / elapsed,
+                "skipped_pct": 100.0 * (1 - processed / captured) if captured else 0.0,
+                "cpu_pct": 100.0 * (cpu_seconds(p.pid) - cpu0) / elapsed,
+                "lag_median_s": statistics.median(lag) if lag else None,
+                "lag_first_third_s": statistics.median(lag[:third]) if lag else None,
+                "lag_last_third_s": statistics.median(lag[-third:]) if lag else None,
+                "lag_max_s": max(lag) if lag else None,
+            })
+        return out
+    finally:
+        for p in procs:
+            p.stop()
+        store.close()
+
+
+def fmt_cam(c: dict) -> str:
+    lag = "n/a" if c["lag_median_s"] is None else (
+        f"lag median {c['lag_median_s']:.3f} s (first third {c['lag_first_third_s']:.3f}, last third "
+        f"{c['lag_last_third_s']:.3f}, max {c['lag_max_s']:.3f})")
+    return (f"{c['name']}: {c['fps']:.2f} fps processed of {c['captured_fps']:.1f} captured "
+            f"({c['skipped_pct']:.0f} % skipped), CPU {c['cpu_pct']:.0f} %, {lag}")
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--config", default=str(REPO / "configs" / "config-x86.json"))
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE")
+    p.add_argument("--video", default=str(REPO.parent / "shared" / "videos" / "towncentre_clip_1080p.mp4"))
+    p.add_argument("--seconds", type=float, default=60.0, help="length of each live run (default %(default)s)")
+    p.add_argument("--batch-frames", type=int, default=300, help="frames of the batch run (default %(default)s)")
+    args = p.parse_args()
+    os.environ.setdefault("FACEMASK_MODELS_DIR", str(REPO.parent / "shared" / "models"))
+    from facemask.config import load_config
+
+    cfg = load_config(args.config, args.overrides)
+    video = Path(args.video)
+    print(f"{video.name}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at start", flush=True)
+    fps, frames = batch_fps(cfg, video, args.batch_frames)
+    print(f"batch: {fps:.2f} fps ({frames} frames)", flush=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        one = live(cfg, video, 1, args.seconds, Path(tmp))
+        print("live, one camera: " + fmt_cam(one[0]), flush=True)
+        two = live(cfg, video, 2, args.seconds, Path(tmp))
+        for c in two:
+            print("live, two cameras: " + fmt_cam(c), flush=True)
+    print(f"two cameras together: CPU {sum(c['cpu_pct'] for c in two):.0f} %")
+    print(f"ratios: one camera / batch {one[0]['fps'] / fps:.2f}; "
+          + "; ".join(f"{c['name']} of two / batch {c['fps'] / fps:.2f}" for c in two))
+    print(f"load average {os.getloadavg()[0]:.2f} at the end")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
