@@ -12,7 +12,9 @@
 3. two live cameras on the same file at once: the same per camera, and the CPU use of both;
 
 then the ratios: live / batch, and each of two / batch. Figures move with the machine's load:
-the load average is printed with them.
+the load average is printed with them, and frames per CPU second (processed frames over the CPU
+time the process got) beside each fps, the steadier number on a busy machine. A live camera also
+decodes every frame the source delivers (a camera sends them all), processed or skipped.
 """
 
 from __future__ import annotations
@@ -38,7 +40,8 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICKS
 
 
-def batch_fps(cfg, video: Path, max_frames: int) -> tuple[float, int]:
+def batch_fps(cfg, video: Path, max_frames: int) -> tuple[float, int, float]:
+    """Frames per second, frames, and CPU use in % of one core (this process, all threads)."""
     from facemask.io.sources import VideoFileSource
     from facemask.run import Runner
     from facemask.video import VideoSession
@@ -48,8 +51,10 @@ def batch_fps(cfg, video: Path, max_frames: int) -> tuple[float, int]:
         Runner(source, session, [], max_frames=min(10, max_frames)).run()  # warm-up (model load, first calls)
     with VideoFileSource(video, loop=True) as source:
         session = VideoSession(cfg, source.info.fps)
+        cpu0 = time.process_time()
         report = Runner(source, session, [], max_frames=max_frames).run()
-    return report.fps, report.frames_processed
+        cpu = time.process_time() - cpu0
+    return report.fps, report.frames_processed, 100.0 * cpu / report.elapsed_s
 
 
 def live(cfg, video: Path, cameras: int, seconds: float, tmp: Path) -> list[dict]:
@@ -103,8 +108,9 @@ def fmt_cam(c: dict) -> str:
     lag = "n/a" if c["lag_median_s"] is None else (
         f"lag median {c['lag_median_s']:.3f} s (first third {c['lag_first_third_s']:.3f}, last third "
         f"{c['lag_last_third_s']:.3f}, max {c['lag_max_s']:.3f})")
+    per_cpu = c["fps"] / (c["cpu_pct"] / 100.0) if c["cpu_pct"] else 0.0
     return (f"{c['name']}: {c['fps']:.2f} fps processed of {c['captured_fps']:.1f} captured "
-            f"({c['skipped_pct']:.0f} % skipped), CPU {c['cpu_pct']:.0f} %, {lag}")
+            f"({c['skipped_pct']:.0f} % skipped), CPU {c['cpu_pct']:.0f} % ({per_cpu:.2f} frames per CPU second), {lag}")
 
 
 def main() -> int:
@@ -121,8 +127,9 @@ def main() -> int:
     cfg = load_config(args.config, args.overrides)
     video = Path(args.video)
     print(f"{video.name}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at start", flush=True)
-    fps, frames = batch_fps(cfg, video, args.batch_frames)
-    print(f"batch: {fps:.2f} fps ({frames} frames)", flush=True)
+    fps, frames, cpu = batch_fps(cfg, video, args.batch_frames)
+    print(f"batch: {fps:.2f} fps ({frames} frames), CPU {cpu:.0f} % ({fps / (cpu / 100.0):.2f} frames per CPU second)",
+          flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         one = live(cfg, video, 1, args.seconds, Path(tmp))
         print("live, one camera: " + fmt_cam(one[0]), flush=True)

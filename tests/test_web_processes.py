@@ -71,11 +71,18 @@ def camera(stats: dict, name: str) -> dict:
 def test_rtsp_camera_recovers_from_a_server_outage_and_the_other_camera_never_stalls(tmp_path):
     port = _free_port()
     server = RtspServer(port)
+    # A silent camera: it accepts the connection and never answers (opening it hangs until the timeout).
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)
     app = AppProcess([cameras({"name": "street", "source": server.url, "max_fps": 3.0, "open_timeout_s": 3.0},
-                              {"name": "door", "source": str(STREET), "max_fps": 3.0}),
+                              {"name": "door", "source": str(STREET), "max_fps": 3.0},
+                              {"name": "silent", "source": f"rtsp://127.0.0.1:{silent.getsockname()[1]}/x",
+                               "open_timeout_s": 5.0}),
                       f"app.db_path={tmp_path / 'app.sqlite'}", "app.reconnect_max_s=2", "detector.upscale=1.0"])
     try:
-        up = lambda s: all(c["state"] == "running" and c["frames_processed"] > 0 for c in s["cameras"])  # noqa: E731
+        up = lambda s: all(camera(s, n)["state"] == "running" and camera(s, n)["frames_processed"] > 0  # noqa: E731
+                           for n in ("street", "door"))
         before = app.wait_for(up, "/api/stats", timeout=60)
         street_frames = camera(before, "street")["frames_processed"]
         server.stop()
@@ -99,8 +106,10 @@ def test_rtsp_camera_recovers_from_a_server_outage_and_the_other_camera_never_st
                             and camera(s, "street")["frames_processed"] > street_frames, "/api/stats", timeout=60)
         assert camera(back, "street")["restarts"] == 0 and camera(back, "door")["restarts"] == 0
         assert camera(back, "door")["reconnects"] == 0  # a file is never reopened
+        assert camera(back, "silent")["state"] in ("starting", "error") and camera(back, "silent")["frames_processed"] == 0
     finally:
         server.stop()
+        silent.close()
         assert app.stop() == 0
 
 
