@@ -82,7 +82,7 @@ def test_store_retries_while_another_process_holds_the_database(tmp_path):
     assert store.flush(timeout=30)
     info = store.info()
     assert info["state"] == "ok" and info["pending"] == 0 and info["failures"] >= 1
-    assert [e["event_id"] for e in store.events(limit=1000)] == [f"r1-{n}" for n in range(0, 151)]  # r1-0 and the 150 that fit
+    assert [e["event_id"] for e in store.events(limit=1000)] == [f"r1-{n}" for n in range(151)]  # r1-0 and the 150 that fit
     store.close()
 
 

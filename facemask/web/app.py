@@ -13,8 +13,9 @@ import hmac
 import json
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from flask import Flask, Response, abort, jsonify, redirect, render_template, request
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest

@@ -22,23 +22,46 @@ import multiprocessing
 import re
 import threading
 import time
-from typing import Any, Callable, Generic, TypeVar
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
 
 import cv2
 import numpy as np
 
 from ..config import CameraConfig, Config
+from ..errors import ConfigError
 from ..io.sources import redact
-from .camera_process import (ENDED, ERROR, RECONNECTING, RESTARTING, RUNNING, STARTING, STOPPED, camera_main,
-                             live_config)
-from .storage import COUNTERS, Store
+from .camera_process import (
+    ENDED,
+    ERROR,
+    RECONNECTING,
+    RESTARTING,
+    RUNNING,
+    STARTING,
+    STOPPED,
+    camera_main,
+    live_config,
+)
+from .storage import COUNTERS, Store, StoreUnavailable
 
 log = logging.getLogger("facemask.web")
 
 T = TypeVar("T")
 
-__all__ = ["CameraProcess", "ENDED", "ERROR", "Latest", "RECONNECTING", "RESTARTING", "RUNNING", "STARTING", "STOPPED",
-           "pct_masked", "placeholder_jpeg", "redact_source"]
+__all__ = [
+    "ENDED",
+    "ERROR",
+    "RECONNECTING",
+    "RESTARTING",
+    "RUNNING",
+    "STARTING",
+    "STOPPED",
+    "CameraProcess",
+    "Latest",
+    "pct_masked",
+    "placeholder_jpeg",
+    "redact_source",
+]
 
 # Fields of the camera process's statistics that add up over its session runs and restarts.
 CUMULATIVE = ("frames_processed", "frames_captured", "frames_skipped")
@@ -109,6 +132,20 @@ def placeholder_jpeg(title: str, message: str, size: tuple[int, int] = (640, 360
     return cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 80])[1].tobytes()
 
 
+def resume_counts(store: Store, camera: str, wait_s: float = 10.0) -> dict[str, int]:
+    """The totals stored last for ``camera`` (where this run's totals start). A database that
+    another process holds is waited for a little; then the app stops with one line, rather than
+    starting from zero and storing lower totals over the real ones."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            return store.last_counters(camera) or {}
+        except StoreUnavailable as exc:
+            if time.monotonic() > deadline:
+                raise ConfigError(f"app.db_path {store.path}: cannot read the stored totals ({exc})") from None
+            time.sleep(0.5)
+
+
 def describe_exit(code: int | None) -> str:
     if code is None:
         return "did not exit"
@@ -148,7 +185,7 @@ class CameraProcess:
         self.pid: int | None = None
         self._shown: dict[str, Any] = {}
         self._frame_size = (640, 360)
-        last = store.last_counters(self.name) or {}
+        last = resume_counts(store, self.name)
         self._base = {k: int(last.get(k, 0)) for k in COUNTERS}  # earlier runs of the app, then finished runs
         self._tracking = False
         self._stop = threading.Event()

@@ -123,10 +123,10 @@ def run_camera(cam: CameraConfig, cfg: Config, channel: Channel, stop: threading
         if cam.max_fps > 0:
             run_sinks.append(_Pace(cam.max_fps, stop))
         run_stop = threading.Event()
-        watcher = threading.Thread(target=lambda: (stop.wait(), run_stop.set()), daemon=True)
+        watcher = threading.Thread(target=lambda ev=run_stop: (stop.wait(), ev.set()), daemon=True)
         watcher.start()
 
-        def frame_failed(frame, exc: Exception) -> None:
+        def frame_failed(frame, exc: Exception, publish: PublishSink = publish) -> None:
             if not publish.process_error:
                 log.error("processing failed: %s", redact(traceback.format_exc(limit=5)))
             publish.failed(f"processing failed: {redact(str(exc))}")
