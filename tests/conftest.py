@@ -37,6 +37,7 @@ HEAVY = (
     "test_export_extra.py::",
     "test_collect.py::",
     "test_web.py::",
+    "test_web_processes.py::",
     "test_install.py::",
     "test_cli.py::test_video_is_annotated_with_jsonl",
     "test_no_tensorflow.py::",

@@ -267,6 +267,6 @@ def camera_main(cam_data: dict, cfg_data: dict, messages: Any, frames: Any, stop
     except Exception as exc:
         channel.state(ERROR, f"camera failed: {redact(str(exc))}")
         log.error("camera failed: %s", redact(traceback.format_exc(limit=8)))
-        raise SystemExit(1)
+        raise SystemExit(1) from None
     finally:
         channel.close()
