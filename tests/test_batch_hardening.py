@@ -196,3 +196,12 @@ def test_signal_mid_video_leaves_no_partial_file(tmp_path, signum):
     assert proc.returncode == (143 if signum == signal.SIGTERM else 130), err
     assert "interrupted" in err and "Traceback" not in err
     assert not _partials(tmp_path) and not out.exists()
+
+
+def test_output_folder_inside_the_input_is_neither_warned_about_nor_read(tmp_path):
+    src = tmp_path / "in"
+    _copy_images(src, IMAGES[:1])
+    for _ in range(2):  # the second run finds the first run's outputs inside the input folder
+        proc = _images("--input_image_dir", src, "--output_image_dir", src / "out", "--recursive")
+        assert proc.returncode == 0 and not _warnings(proc), proc.stderr
+        assert len((src / "out" / "results.jsonl").read_text().splitlines()) == 1

@@ -21,11 +21,14 @@ IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 DEFAULT_MAX_PIXELS = 100_000_000  # a 100-megapixel photo decodes to 300 MB; larger is refused
 
 
-def list_images(folder: str | Path, recursive: bool = False, warn: bool = True) -> list[Path]:
+def list_images(folder: str | Path, recursive: bool = False, warn: bool = True,
+                exclude: tuple[Path, ...] = ()) -> list[Path]:
     """The folder's regular, non-hidden files, sorted (names relative to ``folder`` keep their
     sub-folders with ``recursive``). Dangling symlinks, symlink loops and (without
-    ``recursive``) sub-folders are skipped with a warning; non-images fail later, one line each."""
+    ``recursive``) sub-folders are skipped with a warning; non-images fail later, one line each.
+    Folders in ``exclude`` (the command's own output folder) are left out silently."""
     folder = Path(folder)
+    excluded = {p.resolve() for p in exclude}
     if not folder.is_dir():
         raise InputError(f"{folder}: not a folder")
     out: list[Path] = []
@@ -52,6 +55,8 @@ def list_images(folder: str | Path, recursive: bool = False, warn: bool = True) 
                 log.warning("%s: %s, skipped", p, exc.strerror or exc)
                 continue
             if is_dir:
+                if p.resolve() in excluded:
+                    continue
                 if recursive:
                     walk(p)
                 else:
@@ -109,10 +114,11 @@ def image_size(data: np.ndarray) -> tuple[int, int]:
 class ImageFolderSource(SourceBase):
     """Every image of a folder as a frame named by its path relative to the folder."""
 
-    def __init__(self, spec: str | int, recursive: bool = False, max_pixels: int = DEFAULT_MAX_PIXELS, **_: object):
+    def __init__(self, spec: str | int, recursive: bool = False, max_pixels: int = DEFAULT_MAX_PIXELS,
+                 exclude: tuple[Path, ...] = (), **_: object):
         super().__init__()
         self.folder = Path(str(spec))
-        self.files = list_images(self.folder, recursive)
+        self.files = list_images(self.folder, recursive, exclude=exclude)
         self.max_pixels = max_pixels
         self.info = SourceInfo(name=str(self.folder), fps=1.0, width=0, height=0, frames=len(self.files))
 
