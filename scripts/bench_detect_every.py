@@ -43,7 +43,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from facemask.evaluation.metrics import box_iou  # noqa: E402
+from facemask.geometry import box_iou  # noqa: E402
 
 DEFAULT_VIDEO = REPO.parent / "shared" / "videos" / "towncentre_clip_1080p.mp4"
 
