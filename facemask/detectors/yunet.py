@@ -55,18 +55,24 @@ MAX_REGION_SHARE = 0.5
 # face needs no more context, and moves by less than its size from frame to frame.
 REGION_CONTEXT = 32
 # The large-face run is made only when its scale is at most this fraction of the small-face scale
-# (closer scales find the same faces twice).
+# (closer scales find the same faces twice), and keeps only the faces that would be at least
+# LARGE_FACE px at the small-face scale (smaller ones that run finds better; chosen on kaggle853
+# train and its large-face check, scripts/bench_photos.py --choose).
 LARGE_SCALE_RATIO = 0.75
+LARGE_FACE = 160
+# ... and then the small-face run's faces larger than this (px at its scale) are dropped: YuNet
+# boxes such faces badly, and the large-face run sees them whole. 0: keep them all.
+FINE_MAX = 0
 
 # Box correction, fitted on kaggle853 train (scripts/fit_box_correction.py): each box side moves
 # by a linear function of the landmarks, as fractions of the box's width (x) or height (y).
 # Features: 1, eye-midpoint y, mouth-midpoint y (both relative to the box top, in box heights),
 # eye distance (in box widths).
 CORRECTION = np.array([
-    [0.0, 0.0, 0.0, 0.0],  # x1
-    [0.0, 0.0, 0.0, 0.0],  # y1
-    [0.0, 0.0, 0.0, 0.0],  # x2
-    [0.0, 0.0, 0.0, 0.0],  # y2
+    [0.0557, -0.0904, 0.0551, -0.1468],  # x1
+    [-0.0002, 0.6512, -0.1046, 0.0147],  # y1
+    [0.0481, -0.0979, 0.0465, 0.0084],  # x2
+    [0.0212, -0.1294, 0.1944, -0.0813],  # y2
 ], np.float64)
 
 
@@ -293,12 +299,17 @@ class YuNetDetector(Detector):
         h, w = frame.shape[:2]
         score = self.cfg.score_threshold if min_score is None else min_score
         faces: list[Face] = []
-        for i, s in enumerate(self.scales_for(w, h)):
+        scales = self.scales_for(w, h)
+        fine = scales[0]
+        for i, s in enumerate(scales):
             image = self._scaled(frame, s)
             if i == 0:  # small faces: tiles (if any) at the small-face scale
                 found = run_tiled(image, self.cfg, lambda tile: self._rows_to_faces(self.runtime(tile, score)))
+                if len(scales) > 1 and FINE_MAX:
+                    found = [f for f in found if f.size < FINE_MAX]
             else:
-                found = self._rows_to_faces(self.runtime(image, score))
+                found = [f for f in self._rows_to_faces(self.runtime(image, score))
+                         if f.size * fine / s >= LARGE_FACE]
             faces += self._finish(found, s, w, h)
         return nms_faces(faces, self.cfg.nms_threshold) if len(faces) > 1 else faces
 
