@@ -181,6 +181,10 @@ class ImagesConfig(Section):
     # Classify every face, also those video leaves unclassified (too small, at the image edge,
     # below detector.classify_score), and mark those ``low_confidence`` with the reason.
     label_every_face: bool = True
+    # ... and report faces down to this detector score (below detector.score_threshold: marked
+    # low_confidence "low_score"). On kaggle853 train, YuNet: recall 0.805 at 0.5, 0.825 at 0.4
+    # (precision 0.78 -> 0.71; `python scripts/bench_photos.py --split train --thresholds`).
+    min_score: float = Field(0.4, ge=0.0, le=1.0)
     # A label whose classifier probability is below this is marked low_confidence "uncertain".
     low_confidence: float = Field(0.8, ge=0.5, le=1.0)
 

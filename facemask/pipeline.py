@@ -4,7 +4,8 @@ Two modes. Video frames (``process(frame, frame_index=...)``, driven by ``facema
 face is classified only when the filters pass it and it reaches the detector's classify score,
 because a track's votes are better without a doubtful one. Photos (``process(frame, image=name)``,
 the ``images`` command and ``eval``): nobody votes, so every face found gets a label
-(``images.label_every_face``); a face video would not have classified, or whose label's
+(``images.label_every_face``), down to the detector score ``images.min_score``; a face video
+would not have classified, or whose label's
 probability is below ``images.low_confidence``, is marked ``low_confidence`` with the reason. Faces
 outside ``filters.detection_area`` stay unclassified in both modes: that area is the user's rule.
 """
@@ -44,13 +45,16 @@ class FramePipeline:
         report faces down to that score; those below the detector's own threshold are not
         classified."""
         h, w = frame.shape[:2]
+        photo = image is not None and self.cfg.images.label_every_face
+        if photo and min_score is None and self.cfg.images.min_score < self.detector.score_threshold:
+            min_score = self.cfg.images.min_score
         t0 = time.perf_counter()
         if near is not None:
             faces = self.detector.detect_regions(frame, near, margin, min_score) if len(near) else []
         else:
             faces = self.detector.detect(frame, min_score)
         t1 = time.perf_counter()
-        if image is not None and self.cfg.images.label_every_face:
+        if photo:
             self.label_all(frame, faces)
         else:
             self.classify(frame, faces, min_score is not None)

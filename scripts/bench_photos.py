@@ -39,7 +39,7 @@ from facemask.config import Config, load_config, parse_config  # noqa: E402
 from facemask.detectors import build_detector  # noqa: E402
 from facemask.evaluation import large_faces  # noqa: E402
 from facemask.evaluation.data import image_eval, load_voc  # noqa: E402
-from facemask.evaluation.detector_sweep import DatasetImages  # noqa: E402
+from facemask.evaluation.detector_sweep import DatasetImages, threshold_table  # noqa: E402
 from facemask.evaluation.metrics import (ImageEval, binary_classification, detection_report, match_all,  # noqa: E402
                                          matched_pairs, pipeline_rates)
 from facemask.geometry import box_iou  # noqa: E402
@@ -136,10 +136,17 @@ def main() -> int:
     p.add_argument("--limit-large", type=int, default=0, help="every n-th large-face scene only, to this many (0: all)")
     p.add_argument("--runtimes", action="store_true", help="also time YuNet on each runtime")
     p.add_argument("--no-baseline", action="store_true")
+    p.add_argument("--thresholds", action="store_true",
+                   help="only YuNet's recall / precision by score threshold on the split (how images.min_score was chosen)")
     args = p.parse_args()
     cv2.setNumThreads(1)
     items = load_voc(args.data, args.split)
     kaggle = DatasetImages.load(items)
+    if args.thresholds:
+        cfg = load_config(args.config, args.overrides + ONE_THREAD)
+        for thr, r in threshold_table(cfg, kaggle, thresholds=(0.3, 0.35, 0.4, 0.45, 0.5)).items():
+            print(f"score >= {thr}: recall {r['recall']:.3f} (< 32 px {r['recall<32']:.3f}), precision {r['precision']:.3f}")
+        return 0
     large = large_faces.build(items)
     if args.limit_large and len(large.items) > args.limit_large:
         step = len(large.items) // args.limit_large

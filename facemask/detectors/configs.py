@@ -69,7 +69,7 @@ class YuNetConfig(TileConfig):
     # Large faces: also run on the frame scaled to this longest side (when that is well below the
     # small-face scale), merged by NMS. YuNet misses faces much larger than its 640 px training
     # inputs, which the upscale makes of every large face. 0: off.
-    large_side: int = Field(640, ge=0, le=4096)
+    large_side: int = Field(480, ge=0, le=4096)
     min_size: int = Field(0, ge=0)  # drop boxes smaller than this (px, original frame)
     # "landmarks": move each box to where kaggle853's annotators put a face (forehead to chin, the
     # mask included) from YuNet's eyes and mouth; fitted on kaggle853 train by

@@ -60,6 +60,7 @@ REGION_CONTEXT = 32
 # train and its large-face check, scripts/bench_photos.py --choose).
 LARGE_SCALE_RATIO = 0.75
 LARGE_FACE = 160
+LARGE_RUN_FACE = 48  # ... which the large-face run sees at least this big (YuNet finds them all)
 # ... and then the small-face run's faces larger than this (px at its scale) are dropped: YuNet
 # boxes such faces badly, and the large-face run sees them whole. 0: keep them all.
 FINE_MAX = 0
@@ -194,7 +195,7 @@ class OpenVINOYuNet:
         blob, ph, pw = _padded_blob(image)
         req = self._request(ph, pw)
         res = req.infer({0: blob})
-        outs = {k.get_any_name(): v for k, v in res.items()}
+        outs = {name: value for port, value in res.items() for name in port.get_names()}
         return decode(outs, ph, pw, score, self.cfg.nms_threshold, self.cfg.top_k)
 
 
@@ -257,11 +258,13 @@ class YuNetDetector(Detector):
         return max(min(self.cfg.upscale, self.cfg.max_side / max(width, height)), 0.05)
 
     def scales_for(self, width: int, height: int) -> list[float]:
-        """Every scale a frame is run at: the small-face one, then the large-face one if any."""
+        """Every scale a frame is run at: the small-face one, then the large-face one if any.
+        The large-face run keeps faces of LARGE_FACE px (at the small-face scale) and up, so it
+        needs no more than the scale that makes those LARGE_RUN_FACE px: cheap on small photos."""
         s = self.scale_for(width, height)
         out = [s]
         if self.cfg.large_side:
-            large = min(1.0, self.cfg.large_side / max(width, height))
+            large = min(1.0, self.cfg.large_side / max(width, height), s * LARGE_RUN_FACE / LARGE_FACE)
             if large <= LARGE_SCALE_RATIO * s:
                 out.append(large)
         return out
