@@ -40,8 +40,14 @@ from facemask.detectors import build_detector  # noqa: E402
 from facemask.evaluation import large_faces  # noqa: E402
 from facemask.evaluation.data import image_eval, load_voc  # noqa: E402
 from facemask.evaluation.detector_sweep import DatasetImages, threshold_table  # noqa: E402
-from facemask.evaluation.metrics import (ImageEval, binary_classification, detection_report, match_all,  # noqa: E402
-                                         matched_pairs, pipeline_rates)
+from facemask.evaluation.metrics import (  # noqa: E402
+    ImageEval,
+    binary_classification,
+    detection_report,
+    match_all,
+    matched_pairs,
+    pipeline_rates,
+)
 from facemask.geometry import box_iou  # noqa: E402
 from facemask.pipeline import FramePipeline  # noqa: E402
 from facemask.types import MASK, NO_MASK, UNKNOWN  # noqa: E402

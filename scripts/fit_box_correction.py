@@ -29,7 +29,12 @@ from facemask.config import load_config  # noqa: E402
 from facemask.detectors import build_detector  # noqa: E402
 from facemask.detectors.yunet import correct_boxes, correction_features  # noqa: E402
 from facemask.evaluation.data import load_voc  # noqa: E402
-from facemask.evaluation.metrics import ImageEval, detection_report, match_all, match_image  # noqa: E402
+from facemask.evaluation.metrics import (  # noqa: E402
+    ImageEval,
+    detection_report,
+    match_all,
+    match_image,
+)
 from facemask.io.sources import read_image  # noqa: E402
 from facemask.types import MASK, NO_MASK  # noqa: E402
 
@@ -87,7 +92,7 @@ def main() -> int:
     cfg = load_config(args.config, ["detector.box_correction=none"])
     det = build_detector(cfg)
     train = detect(det, load_voc(args.data, "train"))
-    x, y, labels, _ = pairs(train, args.iou)
+    x, y, _, _ = pairs(train, args.iou)
     coef = fit(x, y)
     median = np.median(y, axis=0)
     print(f"train: {len(x)} matched faces (IoU >= {args.iou}); coefficients (x1, y1, x2, y2 x features):")

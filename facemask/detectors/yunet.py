@@ -141,8 +141,10 @@ def _padded_blob(image: np.ndarray) -> tuple[np.ndarray, int, int]:
 def dynamic_model(path: str) -> bytes:
     """The YuNet ONNX with a free input height and width (it is fully convolutional, and its
     reshapes are to (1, -1, C)): one session serves every input size."""
-    import onnx as onnx_lib
-
+    try:
+        import onnx as onnx_lib
+    except ImportError as exc:
+        raise BackendUnavailable(f"YuNet on ONNX Runtime needs the onnx package ({exc}); pip install onnx") from None
     model = onnx_lib.load(path)
     dims = model.graph.input[0].type.tensor_type.shape.dim
     dims[2].dim_param, dims[3].dim_param = "height", "width"
