@@ -34,4 +34,7 @@ def session(model, num_threads: int, gpu: bool = True):
     opts = rt.SessionOptions()
     opts.intra_op_num_threads = num_threads
     opts.inter_op_num_threads = 1
+    # Idle intra-op threads spin by default: on a busy machine (decode, encode and tracking threads,
+    # other processes) that burns the cores the other work needs.
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return rt.InferenceSession(model if isinstance(model, bytes) else str(model), opts, providers=providers(gpu))
