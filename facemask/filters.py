@@ -55,7 +55,7 @@ def apply_filters(faces: list[Face], cfg: FiltersConfig, width: int, height: int
     and drawn, never classified."""
     x1, y1, x2, y2 = detection_area(cfg.detection_area, width, height)
     keep = []
-    mins = [float(min_score)] * len(faces) if np.isscalar(min_score) else list(min_score)
+    mins = [float(min_score)] * len(faces) if isinstance(min_score, (int, float)) else list(min_score)
     for face, face_min in zip(faces, mins):
         cx, cy = face.center
         bx1, by1, bx2, by2 = face.box
