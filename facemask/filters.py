@@ -3,6 +3,8 @@ so a face outside the detection area is still tracked and drawn (darker), just n
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from .config import FiltersConfig, Margins
@@ -13,6 +15,7 @@ OUTSIDE_AREA = "outside_area"
 NOT_FRONTAL = "not_frontal"
 AT_EDGE = "at_edge"
 LOW_SCORE = "low_score"  # below the detector's classify_score, or a weak face kept by a track
+UNCERTAIN = "uncertain"  # photos: labelled, but the label's probability is below images.low_confidence
 
 
 def detection_area(margins: Margins, width: int, height: int) -> tuple[float, float, float, float]:
@@ -44,13 +47,16 @@ def is_frontal(face: Face, min_eye_ratio: float = 0.2) -> bool:
     return min(rx, lx) <= nx <= max(rx, lx)
 
 
-def apply_filters(faces: list[Face], cfg: FiltersConfig, width: int, height: int, min_score: float = 0.0) -> list[Face]:
+def apply_filters(faces: list[Face], cfg: FiltersConfig, width: int, height: int,
+                  min_score: float | Sequence[float] = 0.0) -> list[Face]:
     """Set ``skip_reason`` on faces that must not be classified; return the ones to classify.
-    ``min_score``: faces the detector scored lower are often no face at all (the back of a head,
-    a palm), which a mask classifier has never seen: followed and drawn, never classified."""
+    ``min_score`` (one for all faces, or one per face): faces the detector scored lower are often
+    no face at all (the back of a head, a palm), which a mask classifier has never seen: followed
+    and drawn, never classified."""
     x1, y1, x2, y2 = detection_area(cfg.detection_area, width, height)
     keep = []
-    for face in faces:
+    mins = [float(min_score)] * len(faces) if isinstance(min_score, (int, float)) else list(min_score)
+    for face, face_min in zip(faces, mins):
         cx, cy = face.center
         bx1, by1, bx2, by2 = face.box
         if face.size < cfg.min_face_size:
@@ -59,7 +65,7 @@ def apply_filters(faces: list[Face], cfg: FiltersConfig, width: int, height: int
             face.skip_reason = OUTSIDE_AREA
         elif cfg.edge_margin and min(bx1, by1, width - bx2, height - by2) < cfg.edge_margin:
             face.skip_reason = AT_EDGE
-        elif face.score < min_score:
+        elif face.score < face_min:
             face.skip_reason = LOW_SCORE
         elif cfg.frontal_only and not is_frontal(face):
             face.skip_reason = NOT_FRONTAL

@@ -1,4 +1,14 @@
-"""One frame through the pipeline: detect -> filter -> classify (batched) -> FrameResult."""
+"""One frame through the pipeline: detect -> filter -> classify (batched) -> FrameResult.
+
+Two modes. Video frames (``process(frame, frame_index=...)``, driven by ``facemask.video``): a
+face is classified only when the filters pass it and it reaches the detector's classify score,
+because a track's votes are better without a doubtful one. Photos (``process(frame, image=name)``,
+the ``images`` command and ``eval``): nobody votes, so every face found gets a label
+(``images.label_every_face``), down to the detector score ``images.min_score``; a face video
+would not have classified, or whose label's
+probability is below ``images.low_confidence``, is marked ``low_confidence`` with the reason. Faces
+outside ``filters.detection_area`` stay unclassified in both modes: that area is the user's rule.
+"""
 
 from __future__ import annotations
 
@@ -8,52 +18,76 @@ import numpy as np
 
 from .classifiers import MaskClassifier, build_classifier
 from .config import Config
-from .detectors import FaceDetector, build_detector
-from .detectors.base import RegionDetector
-from .filters import apply_filters
-from .types import FrameResult
+from .detectors import Detector, build_detector
+from .filters import OUTSIDE_AREA, UNCERTAIN, apply_filters
+from .types import Face, FrameResult
 
 
 class FramePipeline:
     """Stateless per-frame processing; video tracking wraps it (see facemask.video)."""
 
-    def __init__(self, cfg: Config, detector: FaceDetector | None = None, classifier: MaskClassifier | None = None):
+    def __init__(self, cfg: Config, detector: Detector | None = None, classifier: MaskClassifier | None = None):
         self.cfg = cfg
         self.detector = detector if detector is not None else build_detector(cfg)
         self.classifier = classifier if classifier is not None else build_classifier(cfg.classifier)
 
     @property
     def searches_regions(self) -> bool:
-        """Can the detector look only around given boxes (see detectors.base.RegionDetector)?"""
-        return isinstance(self.detector, RegionDetector)
+        """Can the detector look only around given boxes (``Detector.detect_regions``)?"""
+        return self.detector.searches_regions
 
     def process(self, frame: np.ndarray, *, image: str | None = None, frame_index: int | None = None,
                 time_s: float | None = None, near: np.ndarray | None = None, margin: float = 2.0,
                 min_score: float | None = None) -> FrameResult:
-        """Detect, filter, classify. ``near``, ``margin`` and ``min_score`` need a
-        :class:`RegionDetector`: search only around those boxes (grown by ``margin`` face sizes),
+        """Detect, filter, classify. ``image`` (a photo's name) selects photo mode (see the module
+        docstring). ``near``, ``margin`` and ``min_score`` are for video with a detector that
+        ``searches_regions``: search only around those boxes (grown by ``margin`` face sizes),
         report faces down to that score; those below the detector's own threshold are not
         classified."""
         h, w = frame.shape[:2]
+        photo = image is not None and self.cfg.images.label_every_face
+        if photo and min_score is None and self.cfg.images.min_score < self.detector.score_threshold:
+            min_score = self.cfg.images.min_score
         t0 = time.perf_counter()
         if near is not None:
             faces = self.detector.detect_regions(frame, near, margin, min_score) if len(near) else []
-        else:  # a plain FaceDetector takes no min_score
-            faces = self.detector.detect(frame) if min_score is None else self.detector.detect(frame, min_score)
+        else:
+            faces = self.detector.detect(frame, min_score)
         t1 = time.perf_counter()
-        self.classify(frame, faces, min_score is not None)
+        if photo:
+            self.label_all(frame, faces)
+        else:
+            self.classify(frame, faces, min_score is not None)
         t2 = time.perf_counter()
         return FrameResult(
             width=w, height=h, faces=faces, image=image, frame=frame_index, time_s=time_s,
             timings_ms={"detect": (t1 - t0) * 1e3, "classify": (t2 - t1) * 1e3},
         )
 
-    def classify(self, frame: np.ndarray, faces, weak: bool = False) -> None:
-        """Filter, then classify every face that passed in one batch. Faces below the detector's
-        ``classify_score`` (if it has one) are not classified, nor (``weak``: detected below the
+    def _min_scores(self, faces: list[Face], weak: bool) -> list[float]:
+        scores = [self.detector.classify_threshold(f) for f in faces]
+        if weak:  # detected below the detector's own threshold (a track's weak face)
+            scores = [max(s, self.detector.score_threshold) for s in scores]
+        return scores
+
+    def classify(self, frame: np.ndarray, faces: list[Face], weak: bool = False) -> None:
+        """Video: filter, then classify every face that passed in one batch. Faces below the
+        detector's classify threshold are not classified, nor (``weak``: detected below the
         detector's own threshold) faces below its ``score_threshold``."""
         h, w = frame.shape[:2]
-        min_score = getattr(self.cfg.detector, "classify_score", 0.0)
-        if weak:
-            min_score = max(min_score, self.detector.score_threshold)
-        self.classifier.classify(frame, apply_filters(faces, self.cfg.filters, w, h, min_score))
+        self.classifier.classify(frame, apply_filters(faces, self.cfg.filters, w, h, self._min_scores(faces, weak)))
+
+    def label_all(self, frame: np.ndarray, faces: list[Face]) -> None:
+        """Photos: classify every face in one batch (the detection area aside); a face the
+        filters would have skipped, or whose label is uncertain, is marked low-confidence."""
+        h, w = frame.shape[:2]
+        apply_filters(faces, self.cfg.filters, w, h, self._min_scores(faces, False))
+        labelled = [f for f in faces if f.skip_reason != OUTSIDE_AREA]
+        self.classifier.classify(frame, labelled)
+        for f in labelled:
+            if f.mask_prob is None:  # no classifier (detector-only evaluation)
+                continue
+            reason = f.skip_reason
+            if reason is None and f.confidence is not None and f.confidence < self.cfg.images.low_confidence:
+                reason = UNCERTAIN
+            f.skip_reason, f.low_confidence = None, reason

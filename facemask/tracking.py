@@ -32,6 +32,7 @@ from norfair.distances import VectorizedDistance
 from norfair.filter import OptimizedKalmanFilterFactory
 
 from .config import FiltersConfig, TrackerConfig, VoteConfig
+from .geometry import box_iou
 from .types import Face
 from .votes import VoteState
 
@@ -51,13 +52,7 @@ def face_points(face: Face, with_landmarks: bool) -> np.ndarray:
 
 def iou_distance(candidates: np.ndarray, objects: np.ndarray) -> np.ndarray:
     """(N, K) 1 - IoU between the boxes (first four values of each row)."""
-    a, b = candidates[:, None, :4], objects[None, :, :4]
-    iw = np.clip(np.minimum(a[..., 2], b[..., 2]) - np.maximum(a[..., 0], b[..., 0]), 0, None)
-    ih = np.clip(np.minimum(a[..., 3], b[..., 3]) - np.maximum(a[..., 1], b[..., 1]), 0, None)
-    inter = iw * ih
-    area_a = np.clip(a[..., 2] - a[..., 0], 0, None) * np.clip(a[..., 3] - a[..., 1], 0, None)
-    area_b = np.clip(b[..., 2] - b[..., 0], 0, None) * np.clip(b[..., 3] - b[..., 1], 0, None)
-    return 1.0 - inter / np.maximum(area_a + area_b - inter, 1e-6)
+    return 1.0 - box_iou(candidates[:, :4], objects[:, :4])
 
 
 def size_normalized_distance(candidates: np.ndarray, objects: np.ndarray) -> np.ndarray:

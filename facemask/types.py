@@ -36,6 +36,9 @@ class Face:
     class_probs: dict[str, float] | None = None
     label: str = UNKNOWN
     skip_reason: str | None = None
+    # Photos label every face; one video would not have classified, or with an uncertain label,
+    # carries the reason here (a filter's skip reason, or "uncertain").
+    low_confidence: str | None = None
     track_id: int | None = None
 
     @property
@@ -52,6 +55,13 @@ class Face:
         return min(self.width, self.height)
 
     @property
+    def confidence(self) -> float | None:
+        """The classifier's probability of the face's label (None when not classified)."""
+        if self.class_probs is None or self.label not in self.class_probs:
+            return None
+        return float(self.class_probs[self.label])
+
+    @property
     def center(self) -> tuple[float, float]:
         return float(self.box[0] + self.box[2]) / 2, float(self.box[1] + self.box[3]) / 2
 
@@ -64,6 +74,9 @@ class Face:
         }
         if self.class_probs is not None:
             out["class_probs"] = {k: round(float(v), 4) for k, v in self.class_probs.items()}
+            out["confidence"] = None if self.confidence is None else round(self.confidence, 4)
+        if self.low_confidence:
+            out["low_confidence"] = self.low_confidence
         if self.skip_reason:
             out["skip_reason"] = self.skip_reason
         if self.track_id is not None:
@@ -93,6 +106,8 @@ class FrameResult:
             out["frame"] = self.frame
         if self.time_s is not None:
             out["time_s"] = round(self.time_s, 3)
+        if self.image is not None and self.timings_ms:  # photos: what this one cost (detect + classify)
+            out["time_ms"] = round(sum(self.timings_ms.values()), 2)
         out.update(width=self.width, height=self.height, faces=[f.to_json() for f in self.faces])
         return out
 

@@ -43,7 +43,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from facemask.evaluation.metrics import box_iou  # noqa: E402
+from facemask.geometry import box_iou  # noqa: E402
 
 DEFAULT_VIDEO = REPO.parent / "shared" / "videos" / "towncentre_clip_1080p.mp4"
 
@@ -131,29 +131,18 @@ def run(video: Path, config: str, every: int | str, overrides: list[str], out_di
     return fps, 1e3 * (cpu - fixed_cpu) / max(frames - 1, 1), boxes_per_frame(out.with_suffix(".jsonl"))
 
 
-def main() -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--video", type=Path, default=DEFAULT_VIDEO)
-    p.add_argument("--config", default="configs/config-x86.json")
-    p.add_argument("--every", type=int, nargs="+", default=[1, 2, 3, 4, 5])
-    p.add_argument("--repeat", type=int, default=1, help="runs per value; the fastest is reported")
-    p.add_argument("--max-frames", type=int, default=None, help="first frames only")
-    p.add_argument("--min-size", type=int, default=16, help="face size for the second recall column (default: %(default)s, filters.min_face_size)")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE")
-    args = p.parse_args()
-    if not args.video.is_file():
-        sys.exit(f"{args.video}: no such video")
-    values = [REFERENCE] + sorted(set(args.every))
-    print(f"video {args.video.name}, config {args.config} {' '.join(args.overrides)}")
-    print(f"{os.cpu_count()} CPUs, load average before: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+def table(args, values, overrides: list[str], label: str) -> dict:
+    """Run every value with ``overrides`` and print its table; fps per value."""
     results = {}
     with tempfile.TemporaryDirectory(prefix="bench_every_") as tmp:
         for every in values:
-            runs = [run(args.video, args.config, every, args.overrides, Path(tmp), args.max_frames) for _ in range(args.repeat)]
+            runs = [run(args.video, args.config, every, overrides, Path(tmp), args.max_frames) for _ in range(args.repeat)]
             results[every] = max(runs, key=lambda r: r[0])
             time.sleep(0.1)
     ref = results[REFERENCE][2]
     ref_total = sum(len(b) for b in ref)
+    if label:
+        print(f"\n== {label}")
     print(f"\nreference (ref): the detector on every frame at its threshold, {ref_total} faces in {len(ref)} frames")
     print(f"lag 1 (reference vs its previous frame): recall {recall(ref[1:], ref[:-1]):.2f} %, "
           f">= {args.min_size} px: {recall(ref[1:], ref[:-1], args.min_size):.2f} %")
@@ -166,6 +155,36 @@ def main() -> int:
         r_all, r_big = recall(ref, boxes), recall(ref, boxes, args.min_size)
         print(f"{every:>12} {fps:>7.1f} {cpu_ms:>13.1f} {sum(len(b) for b in boxes):>7} {extra(ref, boxes):>8.2f} {extra_near(ref, boxes):>7.1f} {r_all:>9.2f} {100 - r_all:>6.2f} "
               f"{r_big:>18.2f} {100 - r_big:>6.2f}")
+    return {every: results[every][0] for every in values}
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--video", type=Path, default=DEFAULT_VIDEO)
+    p.add_argument("--config", default="configs/config-x86.json")
+    p.add_argument("--every", type=int, nargs="+", default=[1, 2, 3, 4, 5])
+    p.add_argument("--repeat", type=int, default=1, help="runs per value; the fastest is reported")
+    p.add_argument("--max-frames", type=int, default=None, help="first frames only")
+    p.add_argument("--min-size", type=int, default=16, help="face size for the second recall column (default: %(default)s, filters.min_face_size)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE")
+    p.add_argument("--baseline", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                   help="also run every value with these overrides added, in the same run (repeatable), "
+                        "e.g. --baseline detector.runtime=opencv")
+    args = p.parse_args()
+    if not args.video.is_file():
+        sys.exit(f"{args.video}: no such video")
+    values = [REFERENCE] + sorted(set(args.every))
+    print(f"video {args.video.name}, config {args.config} {' '.join(args.overrides)}")
+    print(f"{os.cpu_count()} CPUs, load average before: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    runs_of = {"": args.overrides}
+    if args.baseline:
+        runs_of["baseline " + " ".join(args.baseline)] = args.overrides + args.baseline
+    fps_of = {}
+    for label, overrides in runs_of.items():
+        fps_of[label] = table(args, values, overrides, label)
+    if args.baseline:
+        (now, base) = fps_of.values()
+        print("fps ratio to the baseline: " + ", ".join(f"detect_every {e}: {now[e] / base[e]:.2f}" for e in now))
     print(f"load average after: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     return 0
 

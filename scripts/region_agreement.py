@@ -22,7 +22,7 @@ sys.path.insert(0, str(REPO))
 
 from facemask.config import load_config  # noqa: E402
 from facemask.detectors import build_detector  # noqa: E402
-from facemask.evaluation.metrics import box_iou  # noqa: E402
+from facemask.geometry import box_iou  # noqa: E402
 from facemask.io.sources import VideoFileSource  # noqa: E402
 
 DEFAULT_VIDEO = REPO.parent / "shared" / "videos" / "towncentre_clip_1080p.mp4"

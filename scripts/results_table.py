@@ -84,7 +84,7 @@ def detector_part(r: dict, detector: dict) -> list[str]:
                 f"Moving the configured detector's val boxes by them: recall {f3(b['as_detected']['recall'])} -> "
                 f"{f3(b['shifted']['recall'])} (faces < 32 px {f3(b['as_detected']['recall<32'])} -> "
                 f"{f3(b['shifted']['recall<32'])}), AP50 {f3(b['as_detected']['ap50'])} -> {f3(b['shifted']['ap50'])}. "
-                "The pipeline does not shift boxes; this only measures how much of the gap is localisation.", ""]
+                "YuNet now corrects its boxes from the landmarks (detector.box_correction, fitted on train by scripts/fit_box_correction.py; see docs/photos.md).", ""]
     return out
 
 

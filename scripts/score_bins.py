@@ -22,7 +22,7 @@ sys.path.insert(0, str(REPO))
 
 from facemask.config import load_config  # noqa: E402
 from facemask.datasets import load_voc_dataset  # noqa: E402
-from facemask.evaluation.metrics import box_iou  # noqa: E402
+from facemask.geometry import box_iou  # noqa: E402
 from facemask.pipeline import FramePipeline  # noqa: E402
 from facemask.types import MASK  # noqa: E402
 

@@ -47,12 +47,14 @@ def test_images_jsonl_has_faces_in_original_pixels(image_run):
     assert [r["image"] for r in rows] == sorted(VAL_IMAGES)
     assert sum(len(r["faces"]) for r in rows) >= 10
     for row in rows:
+        assert row["time_ms"] > 0
         for face in row["faces"]:
             x1, y1, x2, y2 = face["box"]
             assert 0 <= x1 < x2 <= row["width"] and 0 <= y1 < y2 <= row["height"]
-            assert face["label"] in ("mask", "no_mask", "mask_incorrect", "unknown")
-            if face["label"] != "unknown":
-                assert 0.0 <= face["mask_prob"] <= 1.0
+            # photos: every face labelled, with its confidence (doubtful ones marked, not unknown)
+            assert face["label"] in ("mask", "no_mask", "mask_incorrect")
+            assert 0.0 <= face["mask_prob"] <= 1.0 and 0.5 <= face["confidence"] <= 1.0
+            assert face.get("low_confidence") in (None, "too_small", "at_edge", "low_score", "not_frontal", "uncertain")
 
 
 def test_bad_images_are_one_warning_each_and_counted(image_run):

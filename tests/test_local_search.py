@@ -7,9 +7,8 @@ import pytest
 
 from facemask.config import parse_config
 from facemask.detectors import build_detector
-from facemask.detectors.base import search_regions
-from facemask.evaluation.metrics import box_iou
 from facemask.filters import LOW_SCORE, apply_filters
+from facemask.geometry import box_iou, search_regions
 from facemask.io.sources import VideoFileSource
 from facemask.tracking import FaceTracker
 from facemask.types import Face

@@ -5,14 +5,12 @@ from facemask.config import parse_config
 from facemask.datasets import load_voc_dataset
 from facemask.detectors import build_detector
 from facemask.detectors.retinaface import prior_boxes
+from facemask.geometry import box_iou
 from tests.conftest import KAGGLE
 
 
-def _iou(a, b):
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
+def _iou(a, b) -> float:
+    return float(box_iou(a, b)[0, 0])
 
 
 def test_priors_match_the_network_output():

@@ -8,6 +8,7 @@ import time
 import numpy as np
 import pytest
 
+from facemask.detectors import Detector
 from facemask.io.sinks import SinkBase
 from facemask.io.sources import VideoFileSource, open_source, redact, scheme_of
 from facemask.pipeline import FramePipeline
@@ -61,7 +62,7 @@ class Recorder(SinkBase):
         self.aborted = True
 
 
-class WalkerDetector:
+class WalkerDetector(Detector):
     """One face walking right; counts full detections and region searches by stream time."""
 
     score_threshold = 0.5

@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 
 from facemask.config import Config, parse_config
+from facemask.detectors import Detector
 from facemask.errors import ConfigError
+from facemask.geometry import box_iou
 from facemask.pipeline import FramePipeline
 from facemask.stats import PeopleStats
 from facemask.tracking import FaceTracker, iou_distance, size_normalized_distance
@@ -46,8 +48,8 @@ def run_tracker(config: Config, frames, image=None):
     return tr, started, ended + tr.finish(), carried
 
 
-def box_iou(a, b):
-    return 1.0 - float(iou_distance(np.asarray(a, float)[None], np.asarray(b, float)[None])[0, 0])
+def iou(a, b) -> float:
+    return float(box_iou(a, b)[0, 0])
 
 
 # ---------------------------------------------------------------- distances
@@ -77,7 +79,7 @@ def test_a_walking_face_keeps_one_id_and_is_carried_between_detections(every):
         assert len(faces) == 1 and faces[0].source == "tracker"
         if i > 15:
             x, y = truth[i]
-            assert box_iou(faces[0].box, [x, y, x + 30, y + 30]) > 0.7, i
+            assert iou(faces[0].box, [x, y, x + 30, y + 30]) > 0.7, i
 
 
 def test_two_faces_side_by_side_keep_their_own_ids():
@@ -257,13 +259,13 @@ def test_time_series_per_interval_and_snapshot():
 # ---------------------------------------------------------------- video session
 
 
-class ScriptedDetector:
+class ScriptedDetector(Detector):
     """Two walkers; the first wears a mask, the second does not."""
 
     def __init__(self):
         self.calls = []
 
-    def detect(self, frame):
+    def detect(self, frame, min_score=None):
         i = int(frame[0, 0, 0])  # the frame index is written into the image
         self.calls.append(i)
         return [face(20 + 2 * i, 40), face(20 + 2 * i, 120)]

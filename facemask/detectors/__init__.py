@@ -1,26 +1,25 @@
-"""Face detectors, one backend per file, found through a registry.
+"""Face detectors, one backend per file behind one contract (:class:`Detector`), found through a
+registry.
 
-A backend module calls :func:`register` with its name, its pydantic config model and its class.
-Backend modules must be cheap to import: heavy runtimes (litert, pycoral, tensorrt) are imported
-when the detector is built, never at module import, so that validating a config never needs them.
-Adding a backend is one new file in this folder.
+A backend module defines its class with ``@register(name)``; its config model lives in
+``configs.py`` (the ``detector`` section of a config is their union, on ``type``). Backend
+modules must be cheap to import: heavy runtimes (litert, pycoral, tensorrt) are imported when
+the detector is built, never at module import, so that validating a config never needs them.
 """
 
 from __future__ import annotations
 
 import importlib
 import pkgutil
-from typing import TYPE_CHECKING
 
 from ..errors import ConfigError
-from .base import FaceDetector, register, registry
+from .base import Detector, FaceDetector, register, registry
+from .configs import DETECTOR_TYPES, DetectorConfig
 
-if TYPE_CHECKING:
-    from ..config import Config
-
-__all__ = ["FaceDetector", "register", "build_detector", "detector_config_model", "available"]
+__all__ = ["Detector", "DetectorConfig", "FaceDetector", "available", "build_detector", "make_detector", "register"]
 
 _discovered = False
+_NOT_BACKENDS = ("base", "configs", "tiling")
 
 
 def _discover() -> None:
@@ -28,27 +27,24 @@ def _discover() -> None:
     if _discovered:
         return
     for info in pkgutil.iter_modules(__path__):
-        if info.name not in ("base",) and not info.name.startswith("_"):
+        if info.name not in _NOT_BACKENDS and not info.name.startswith("_"):
             importlib.import_module(f"{__name__}.{info.name}")
     _discovered = True
 
 
 def available() -> list[str]:
+    return sorted(DETECTOR_TYPES)
+
+
+def make_detector(det_cfg) -> Detector:
+    """The detector for one detector config (a member of :data:`DetectorConfig`)."""
     _discover()
-    return sorted(registry)
-
-
-def detector_config_model(name: str):
-    _discover()
-    if name not in registry:
-        raise ValueError(f"unknown detector type '{name}' (known: {', '.join(sorted(registry))})")
-    return registry[name].config_model
-
-
-def build_detector(cfg: "Config") -> FaceDetector:
-    _discover()
-    det_cfg = cfg.detector
-    entry = registry.get(det_cfg.type)
-    if entry is None:
+    factory = registry.get(det_cfg.type)
+    if factory is None:
         raise ConfigError(f"unknown detector type '{det_cfg.type}'")
-    return entry.factory(det_cfg)
+    return factory(det_cfg)
+
+
+def build_detector(cfg) -> Detector:
+    """The detector of a whole :class:`facemask.config.Config`."""
+    return make_detector(cfg.detector)

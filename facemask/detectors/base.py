@@ -1,119 +1,64 @@
-"""The detector contract: one small method, ``detect(frame) -> list[Face]``; a detector that can
-also look only around given boxes (video frames between full detections) has
-``detect_regions(frame, boxes, margin)`` (:class:`RegionDetector`)."""
+"""The detector contract (:class:`Detector`) and the registry of backends.
+
+What every detector gives: ``detect(frame, min_score=None) -> list[Face]``, its
+``score_threshold`` (faces it reports unless asked for weaker ones with ``min_score``) and the
+score a face needs to be classified in video (:meth:`Detector.classify_threshold`). What video
+tracking may also use: ``searches_regions`` and :meth:`Detector.detect_regions`, a search
+limited to the regions around given boxes (frames between full detections). The pipeline and
+the video session read these, nothing else.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Callable, Protocol, runtime_checkable
+from collections.abc import Callable
 
-import cv2
 import numpy as np
 
+from ..geometry import nms_faces, search_regions, tile_grid  # noqa: F401  (historical home of these)
 from ..types import Face
 
 
-@runtime_checkable
-class FaceDetector(Protocol):
-    def detect(self, frame: np.ndarray) -> list[Face]:
-        """Faces in a BGR uint8 frame, boxes in that frame's pixels."""
-        ...
+class Detector:
+    """Base class of every detector. Subclasses implement :meth:`detect` and set the thresholds."""
 
-
-@runtime_checkable
-class RegionDetector(Protocol):
-    """A detector for video tracking: it can search around given boxes, and report faces down
-    to a lower score than its own threshold (``min_score``)."""
-
-    score_threshold: float
+    #: faces scoring lower are not reported (unless ``detect`` is given a lower ``min_score``)
+    score_threshold: float = 0.0
+    #: faces scoring lower are followed and drawn but cast no vote in video (photos label them,
+    #: marked low-confidence)
+    classify_score: float = 0.0
+    #: True when :meth:`detect_regions` is implemented (YuNet)
+    searches_regions: bool = False
+    #: the ``Face.source`` of the faces it reports
+    source: str = "face"
 
     def detect(self, frame: np.ndarray, min_score: float | None = None) -> list[Face]:
-        ...
+        """Faces in a BGR uint8 frame, boxes in that frame's pixels; with ``min_score`` (below
+        ``score_threshold``), weaker faces too where the detector can report them."""
+        raise NotImplementedError
 
     def detect_regions(self, frame: np.ndarray, boxes: np.ndarray, margin: float,
                        min_score: float | None = None) -> list[Face]:
         """Faces near ``boxes`` ((N, 4) x1, y1, x2, y2 in frame pixels): each box grown by
         ``margin`` box sizes on every side is searched, with boxes that agree with :meth:`detect`
-        on the whole frame."""
-        ...
+        on the whole frame. Only where ``searches_regions``."""
+        raise NotImplementedError(f"{type(self).__name__} cannot search regions")
+
+    def classify_threshold(self, face: Face) -> float:
+        """The score ``face`` needs to be classified in video (a fusion answers per member)."""
+        return self.classify_score
 
 
-@dataclass
-class _Entry:
-    config_model: type
-    factory: Callable
+FaceDetector = Detector  # the name the rest of the code has used
+
+registry: dict[str, Callable] = {}
 
 
-registry: dict[str, _Entry] = {}
-
-
-def register(name: str, config_model: type):
-    """Class decorator: ``@register("yunet", YuNetConfig)``; the class is built as ``cls(config)``."""
+def register(name: str):
+    """Class decorator: ``@register("yunet")``; the class is built as ``cls(config)`` for the
+    config whose ``type`` is ``name`` (its model lives in ``detectors.configs``)."""
 
     def wrap(cls):
-        registry[name] = _Entry(config_model, cls)
+        registry[name] = cls
         return cls
 
     return wrap
-
-
-def nms_faces(faces: list[Face], iou_threshold: float) -> list[Face]:
-    """Greedy non-maximum suppression over faces, best score first."""
-    if len(faces) <= 1:
-        return list(faces)
-    boxes = np.array([f.box for f in faces], np.float32)
-    xywh = np.column_stack([boxes[:, 0], boxes[:, 1], boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]])
-    keep = cv2.dnn.NMSBoxes(xywh.tolist(), [float(f.score) for f in faces], 0.0, iou_threshold)
-    return [faces[i] for i in np.array(keep).reshape(-1)]
-
-
-def tile_grid(width: int, height: int, cols: int, rows: int, overlap: float) -> list[tuple[int, int, int, int]]:
-    """Overlapping tiles (x1, y1, x2, y2) covering the image; overlap is a fraction of a tile."""
-    tiles = []
-    tw = width / (cols - (cols - 1) * overlap) if cols > 1 else width
-    th = height / (rows - (rows - 1) * overlap) if rows > 1 else height
-    for r in range(rows):
-        for c in range(cols):
-            x1 = int(round(c * tw * (1 - overlap)))
-            y1 = int(round(r * th * (1 - overlap)))
-            x2 = width if c == cols - 1 else min(width, int(round(x1 + tw)))
-            y2 = height if r == rows - 1 else min(height, int(round(y1 + th)))
-            tiles.append((x1, y1, x2, y2))
-    return tiles
-
-
-def search_regions(boxes: np.ndarray, margin: float, width: int, height: int, align: int = 1,
-                   context: float = np.inf) -> list[tuple[int, int, int, int]]:
-    """Regions (x1, y1, x2, y2) to search for ``boxes`` again: each box grown on every side by
-    ``margin`` times its longer side (or times ``context`` px for boxes larger than that), snapped
-    outwards to multiples of ``align`` (so a CNN with that total stride sees the crop on the same
-    grid as the whole image) and clipped to the image; two overlapping regions are merged when
-    their bounding rectangle has fewer pixels than the two together (merging more would search a
-    crowd's whole bounding rectangle)."""
-
-    def area(r: list[int]) -> int:
-        return (r[2] - r[0]) * (r[3] - r[1])
-
-    regions: list[list[int]] = []
-    for x1, y1, x2, y2 in np.asarray(boxes, np.float64).reshape(-1, 4):
-        m = margin * min(max(x2 - x1, y2 - y1, 1.0), context)
-        r = [int(np.floor((x1 - m) / align)) * align, int(np.floor((y1 - m) / align)) * align,
-             int(np.ceil((x2 + m) / align)) * align, int(np.ceil((y2 + m) / align)) * align]
-        r = [max(r[0], 0), max(r[1], 0), min(r[2], width), min(r[3], height)]
-        if r[2] > r[0] and r[3] > r[1]:
-            regions.append(r)
-    merged = True
-    while merged:  # few regions per frame: the quadratic loop is cheaper than anything clever
-        merged = False
-        for i in range(len(regions)):
-            for j in range(i + 1, len(regions)):
-                a, b = regions[i], regions[j]
-                u = [min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3])]
-                if area(u) < area(a) + area(b):
-                    regions[i] = u
-                    del regions[j]
-                    merged = True
-                    break
-            if merged:
-                break
-    return [tuple(r) for r in regions]

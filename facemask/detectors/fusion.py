@@ -14,37 +14,14 @@ e.g. ``"yunet+posenet"``.
 
 from __future__ import annotations
 
-from typing import Any, Literal
-
 import numpy as np
-from pydantic import Field, field_validator
 
-from ..config import Section
-from ..evaluation.metrics import box_iou
+from ..geometry import box_iou
 from ..types import Face
-from .base import FaceDetector, register, registry
+from .base import Detector, register
+from .configs import FusionConfig
 
-
-class FusionConfig(Section):
-    type: Literal["fusion"] = "fusion"
-    detectors: list[Any] = Field(min_length=2)  # each validated by its own detector's config model
-    iou_threshold: float = Field(0.3, gt=0.0, le=1.0)
-
-    @field_validator("detectors", mode="before")
-    @classmethod
-    def _members(cls, v: Any) -> Any:
-        from . import detector_config_model  # the registry, filled once every backend is imported
-
-        if not isinstance(v, list):
-            return v
-        out = []
-        for i, member in enumerate(v):
-            if not isinstance(member, dict) or "type" not in member:
-                raise ValueError(f"detectors[{i}] must be an object with a 'type' key naming the detector")
-            if member["type"] == "fusion":
-                raise ValueError(f"detectors[{i}]: a fusion cannot contain another fusion")
-            out.append(detector_config_model(member["type"]).model_validate(member, strict=True))
-        return out
+__all__ = ["FusionConfig", "FusionDetector", "fuse"]
 
 
 def _absorb(kept: Face, other: Face) -> None:
@@ -75,11 +52,24 @@ def fuse(groups: list[list[Face]], iou_threshold: float) -> list[Face]:
     return kept
 
 
-@register("fusion", FusionConfig)
-class FusionDetector:
-    def __init__(self, cfg: FusionConfig, members: list[FaceDetector] | None = None):
-        self.cfg = cfg
-        self.members = members if members is not None else [registry[c.type].factory(c) for c in cfg.detectors]
+@register("fusion")
+class FusionDetector(Detector):
+    """Members' thresholds are kept per face: a face's ``source`` names the member whose box it
+    has, and that member's ``classify_threshold`` applies (YuNet's 0.7 on YuNet faces, none on
+    pose faces)."""
 
-    def detect(self, frame: np.ndarray) -> list[Face]:
+    def __init__(self, cfg: FusionConfig, members: list[Detector] | None = None):
+        from . import make_detector
+
+        self.cfg = cfg
+        self.members = members if members is not None else [make_detector(c) for c in cfg.detectors]
+        self._by_source = {}
+        for m in reversed(self.members):  # the first member of a source name wins
+            self._by_source[m.source] = m
+
+    def detect(self, frame: np.ndarray, min_score: float | None = None) -> list[Face]:
         return fuse([m.detect(frame) for m in self.members], self.cfg.iou_threshold)
+
+    def classify_threshold(self, face: Face) -> float:
+        member = self._by_source.get(face.source.split("+")[0])
+        return member.classify_threshold(face) if member is not None else 0.0

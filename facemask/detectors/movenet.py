@@ -9,32 +9,16 @@ of 32, so a frame is neither squashed nor padded much. More than six people need
 from __future__ import annotations
 
 import math
-from typing import Literal
 
 import numpy as np
-from pydantic import Field, field_validator
 
 from ..models import resolve
+from ..runtimes import tflite
 from .base import register
-from .pose_base import PoseDetectorConfig, PoseFaceDetector, letterbox, tflite_interpreter
-from .pose_to_face import PoseFaceConfig
+from .configs import MoveNetConfig
+from .pose_base import PoseFaceDetector, letterbox
 
 MAX_PEOPLE = 6
-
-
-class MoveNetConfig(PoseDetectorConfig):
-    type: Literal["movenet"] = "movenet"
-    model: str = "movenet_multipose_lightning_fp16"
-    input_size: int = Field(256, ge=128, le=1280)  # longest side of the input tensor
-    pose_threshold: float = Field(0.1, ge=0.0, le=1.0)
-    face: PoseFaceConfig = PoseFaceConfig(keypoint_threshold=0.2)
-
-    @field_validator("input_size")
-    @classmethod
-    def _multiple_of_32(cls, v: int) -> int:
-        if v % 32:
-            raise ValueError(f"must be a multiple of 32 (e.g. {v // 32 * 32} or {(v // 32 + 1) * 32})")
-        return v
 
 
 class MoveNetRunner:
@@ -52,7 +36,7 @@ class MoveNetRunner:
     def _interpreter(self, shape: tuple[int, int]):
         it = self._by_shape.get(shape)
         if it is None:
-            it = tflite_interpreter(self.model_path, self.num_threads)
+            it = tflite.interpreter(self.model_path, self.num_threads)
             it.resize_tensor_input(it.get_input_details()[0]["index"], [1, *shape, 3])
             it.allocate_tensors()
             if len(self._by_shape) >= 8:  # tiles and frame sizes are few; do not grow without bound
@@ -74,7 +58,7 @@ class MoveNetRunner:
         return kps.astype(np.float32), out[:, 55].copy()
 
 
-@register("movenet", MoveNetConfig)
+@register("movenet")
 class MoveNetDetector(PoseFaceDetector):
     def __init__(self, cfg: MoveNetConfig):
         runner = MoveNetRunner(cfg.model, cfg.num_threads, cfg.input_size, cfg.pose_threshold)

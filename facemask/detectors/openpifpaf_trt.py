@@ -17,49 +17,27 @@ instead (slow, but it checks an export and the decoding on any machine).
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import tempfile
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
-from pydantic import Field
 
-from ..errors import BackendUnavailable, ModelError
+from ..errors import ModelError
+from ..runtimes import onnx
+from ..runtimes.tensorrt import import_trt
 from .base import register
+from .configs import OpenPifPafConfig
 from .openpifpaf_decode import NUM_KEYPOINTS, SKELETON, decode_cifcaf
-from .pose_base import PoseDetectorConfig, PoseFaceDetector, letterbox
+from .pose_base import PoseFaceDetector, letterbox
 
 MEAN = np.array([0.485, 0.456, 0.406], np.float32)  # ImageNet RGB, as OpenPifPaf normalises
 STD = np.array([0.229, 0.224, 0.225], np.float32)
 
 
-class OpenPifPafConfig(PoseDetectorConfig):
-    type: Literal["openpifpaf_trt"] = "openpifpaf_trt"
-    onnx: str = "openpifpaf-shufflenetv2k16.onnx"  # path to the export (not shipped)
-    engine: str = ""  # TensorRT engine cache; "" = the ONNX path with .engine
-    runtime: Literal["tensorrt", "onnxruntime"] = "tensorrt"
-    fp16: bool = True
-    workspace_mb: int = Field(1024, ge=64, le=65536)
-    seed_threshold: float = Field(0.3, ge=0.0, le=1.0)
-    caf_threshold: float = Field(0.2, ge=0.0, le=1.0)
-    pose_threshold: float = Field(0.1, ge=0.0, le=1.0)
-    max_poses: int = Field(50, ge=1, le=500)
-
-
 def _import_trt():
-    missing = [m for m in ("tensorrt", "pycuda") if importlib.util.find_spec(m) is None]
-    if missing:
-        raise BackendUnavailable(
-            f"the OpenPifPaf TensorRT detector needs tensorrt and pycuda ({' and '.join(missing)} not installed); "
-            "they come with JetPack on a Jetson (docs/jetson.md), elsewhere set detector.runtime to \"onnxruntime\""
-        )
-    import pycuda.autoinit  # noqa: F401  (creates the CUDA context)
-    import pycuda.driver as cuda
-    import tensorrt as trt
-
-    return trt, cuda
+    return import_trt("the OpenPifPaf TensorRT detector",
+                      "(docs/jetson.md); elsewhere set detector.runtime to \"onnxruntime\"")
 
 
 def build_engine(trt, onnx_path: Path, engine_path: Path, fp16: bool, workspace_mb: int) -> bytes:
@@ -142,12 +120,10 @@ class TensorRTFields:
 
 class OnnxRuntimeFields:
     def __init__(self, cfg: OpenPifPafConfig):
-        import onnxruntime as ort
-
         onnx_path = Path(cfg.onnx).expanduser()
         if not onnx_path.is_file():
             raise ModelError(f"{onnx_path} does not exist: export OpenPifPaf to ONNX first (docs/jetson.md)")
-        self.session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+        self.session = onnx.session(onnx_path, cfg.num_threads, gpu=False)
         self.input_name = self.session.get_inputs()[0].name
         self.input_shape = (1, *self.session.get_inputs()[0].shape[1:])
         if not all(isinstance(v, int) for v in self.input_shape):
@@ -187,7 +163,7 @@ class OpenPifPafRunner:
         return kps, scores
 
 
-@register("openpifpaf_trt", OpenPifPafConfig)
+@register("openpifpaf_trt")
 class OpenPifPafDetector(PoseFaceDetector):
     def __init__(self, cfg: OpenPifPafConfig):
         super().__init__(cfg, OpenPifPafRunner(cfg), source="openpifpaf")

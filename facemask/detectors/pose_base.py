@@ -9,35 +9,20 @@ back to the frame and turns each pose into a face (see ``pose_to_face``).
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import cv2
 import numpy as np
-from pydantic import Field, model_validator
 
-from ..config import Section
-from ..errors import BackendUnavailable
+from ..geometry import nms_faces, tile_grid
 from ..types import Face
-from .base import nms_faces, tile_grid
-from .pose_to_face import PoseFaceConfig, poses_to_faces
+from .base import Detector
+from .configs import PoseDetectorConfig
+from .pose_to_face import poses_to_faces
+
+__all__ = ["PoseDetectorConfig", "PoseFaceDetector", "letterbox"]
 
 PoseRunner = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
-
-
-class PoseDetectorConfig(Section):
-    """Keys shared by the pose detectors (each adds ``type``, its model and its own knobs)."""
-
-    num_threads: int = Field(2, ge=1, le=64)
-    tiles: list[int] = Field([1, 1], min_length=2, max_length=2)  # columns, rows
-    tile_overlap: float = Field(0.2, ge=0.0, lt=0.9)
-    nms_threshold: float = Field(0.3, ge=0.0, le=1.0)  # between faces found in overlapping tiles
-    face: PoseFaceConfig = PoseFaceConfig()
-
-    @model_validator(mode="after")
-    def _tiles_ok(self):
-        if min(self.tiles) < 1 or max(self.tiles) > 8:
-            raise ValueError("tiles: columns and rows must be between 1 and 8")
-        return self
 
 
 def letterbox(image: np.ndarray, height: int, width: int) -> tuple[np.ndarray, float]:
@@ -53,26 +38,11 @@ def letterbox(image: np.ndarray, height: int, width: int) -> tuple[np.ndarray, f
     return canvas, s
 
 
-def tflite_interpreter(path: str, num_threads: int, delegates: list | None = None):
-    """A LiteRT interpreter (imported here, not at module import)."""
-    try:
-        from ai_edge_litert.interpreter import Interpreter
-    except ImportError as exc:  # pragma: no cover - installed with requirements.txt
-        raise BackendUnavailable(f"ai-edge-litert is not installed ({exc}); pip install ai-edge-litert") from None
-    return Interpreter(model_path=path, num_threads=num_threads, experimental_delegates=delegates or None)
+class PoseFaceDetector(Detector):
+    """``detect(frame) -> faces`` around a pose runner; ``poses(frame)`` exposes the skeletons.
 
-
-def dequantized(interpreter, detail: dict) -> np.ndarray:
-    """An output tensor as float32, undoing its uint8/int8 quantization when it has one."""
-    t = interpreter.get_tensor(detail["index"])
-    scale, zero = detail["quantization"]
-    if t.dtype in (np.uint8, np.int8) and scale:
-        return (t.astype(np.float32) - zero) * scale
-    return t.astype(np.float32)
-
-
-class PoseFaceDetector:
-    """``detect(frame) -> faces`` around a pose runner; ``poses(frame)`` exposes the skeletons."""
+    Tiles are cut as everywhere (``geometry.tile_grid``), but here the keypoints of every tile are
+    gathered before faces are made, so :meth:`poses` gives whole-frame skeletons."""
 
     def __init__(self, cfg: PoseDetectorConfig, runner: PoseRunner, source: str):
         self.cfg = cfg
@@ -96,7 +66,7 @@ class PoseFaceDetector:
             return np.zeros((0, 17, 3), np.float32), np.zeros(0, np.float32)
         return np.concatenate(all_kps), np.concatenate(all_scores)
 
-    def detect(self, frame: np.ndarray) -> list[Face]:
+    def detect(self, frame: np.ndarray, min_score: float | None = None) -> list[Face]:
         h, w = frame.shape[:2]
         kps, _ = self.poses(frame)
         faces = poses_to_faces(kps, self.cfg.face, self.source, (w, h))

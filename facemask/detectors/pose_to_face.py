@@ -33,13 +33,11 @@ eyes. With one eye or none, ``landmarks`` is None.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
-from pydantic import Field
 
-from ..config import Section
 from ..types import Face
+from .configs import PoseFaceConfig, PoseMethod
 
 KEYPOINTS: tuple[str, ...] = (
     "nose", "left_eye", "right_eye", "left_ear", "right_ear", "left_shoulder", "right_shoulder",
@@ -64,7 +62,7 @@ HEAD_PAIRS: tuple[tuple[int, int, float], ...] = (
 # Order as YuNet: right eye, left eye, nose tip, right mouth corner, left mouth corner.
 TEMPLATE_UV = np.array([[-0.5, 0.0], [0.5, 0.0], [0.0, 0.57], [-0.415, 1.16], [0.415, 1.16]], np.float32)
 
-Method = Literal["head", "shoulders", "chest"]
+Method = PoseMethod
 
 
 @dataclass(frozen=True)
@@ -83,17 +81,6 @@ GEOMETRY: dict[str, Geometry] = {
     "shoulders": Geometry(scale=0.80, dy=0.28, aspect=1.09),
     "chest": Geometry(scale=0.335, dy=0.20, aspect=1.09),
 }
-
-
-class PoseFaceConfig(Section):
-    """How a detected pose becomes a face (the ``face`` key of every pose detector's config)."""
-
-    methods: list[Method] = Field(["head", "chest", "shoulders"], min_length=1)
-    # "first": the first method that applies; "median": the median box of all that apply.
-    combine: Literal["first", "median"] = "median"
-    keypoint_threshold: float = Field(0.3, ge=0.0, le=1.0)  # a keypoint counts from this score
-    box_scale: float = Field(1.0, gt=0.0, le=4.0)  # scales every box (other labelling styles)
-    min_size: float = Field(2.0, ge=0.0)  # drop degenerate faces smaller than this (px, original frame)
 
 
 @dataclass

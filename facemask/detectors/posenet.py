@@ -9,24 +9,15 @@ for small people (721x1281 sees CCTV pedestrians a 353x481 model misses).
 
 from __future__ import annotations
 
-from typing import Literal
-
 import numpy as np
-from pydantic import Field
 
 from ..errors import ModelError
 from ..models import resolve
+from ..runtimes import tflite
 from .base import register
-from .pose_base import PoseDetectorConfig, PoseFaceDetector, dequantized, letterbox, tflite_interpreter
+from .configs import PoseNetConfig
+from .pose_base import PoseFaceDetector, letterbox
 from .posenet_decode import decode_multiple_poses
-
-class PoseNetConfig(PoseDetectorConfig):
-    type: Literal["posenet"] = "posenet"
-    model: str = "posenet_mobilenet_v1_075_481_641_quant"
-    max_poses: int = Field(20, ge=1, le=100)
-    part_threshold: float = Field(0.5, gt=0.0, lt=1.0)  # heatmap probability to seed a person
-    pose_threshold: float = Field(0.15, ge=0.0, le=1.0)  # mean keypoint probability to keep one
-    nms_radius: float = Field(20.0, gt=0.0)  # keypoint NMS, in model input pixels
 
 
 class PoseNetRunner:
@@ -35,7 +26,7 @@ class PoseNetRunner:
     def __init__(self, model: str, num_threads: int, *, max_poses: int, part_threshold: float,
                  pose_threshold: float, nms_radius: float):
         self.model_path = str(resolve(model))
-        self.interpreter = tflite_interpreter(self.model_path, num_threads)
+        self.interpreter = tflite.interpreter(self.model_path, num_threads)
         self.interpreter.allocate_tensors()
         self.input = self.interpreter.get_input_details()[0]
         self.height, self.width = (int(v) for v in self.input["shape"][1:3])
@@ -56,7 +47,7 @@ class PoseNetRunner:
         canvas, s = letterbox(rgb, self.height, self.width)
         self.interpreter.set_tensor(self.input["index"], canvas[None])
         self.interpreter.invoke()
-        heatmaps, short, mid = (dequantized(self.interpreter, d)[0] for d in self.outputs)
+        heatmaps, short, mid = (tflite.output(self.interpreter, d)[0] for d in self.outputs)
         kps, scores = decode_multiple_poses(heatmaps, short, mid, self.stride, **self.decode_args)
         kps[:, :, :2] /= s
         return kps, scores
@@ -68,7 +59,7 @@ def posenet_runner(cfg: PoseNetConfig, model: str | None = None) -> PoseNetRunne
                          nms_radius=cfg.nms_radius)
 
 
-@register("posenet", PoseNetConfig)
+@register("posenet")
 class PoseNetDetector(PoseFaceDetector):
     def __init__(self, cfg: PoseNetConfig):
         super().__init__(cfg, posenet_runner(cfg), source="posenet")

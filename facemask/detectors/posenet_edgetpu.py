@@ -14,33 +14,19 @@ with the numpy decoder (the ``posenet`` detector), with a warning.
 
 from __future__ import annotations
 
-import ctypes
 import logging
-from typing import Literal
 
 import numpy as np
-from pydantic import Field
 
 from ..errors import BackendUnavailable, ModelError
 from ..models import resolve
+from ..runtimes import edgetpu
 from .base import register
+from .configs import PoseNetEdgeTPUConfig
 from .pose_base import PoseFaceDetector, letterbox
-from .posenet import PoseNetConfig, posenet_runner
+from .posenet import posenet_runner
 
 log = logging.getLogger("facemask")
-
-
-class PoseNetEdgeTPUConfig(PoseNetConfig):
-    type: Literal["posenet_edgetpu"] = "posenet_edgetpu"  # type: ignore[assignment]
-    model: str = "posenet_mobilenet_v1_075_721_1281_quant_decoder_edgetpu"
-    edgetpu_lib: str = "libedgetpu.so.1"
-    decoder_lib: str = "posenet_decoder.so"  # a path, or a name on the library search path
-    device: str = ""  # "" = the first Edge TPU; else e.g. "usb", "usb:0", "pci:0"
-    fallback_to_cpu: bool = False
-    cpu_model: str = "posenet_mobilenet_v1_075_721_1281_quant"  # what runs when falling back
-    # The decoder op's own thresholds are fixed in the model; part_threshold and nms_radius apply
-    # to the CPU fallback only, pose_threshold to both.
-    max_poses: int = Field(10, ge=1, le=100)
 
 
 def _interpreter_module():
@@ -54,14 +40,7 @@ def _interpreter_module():
     return tfl
 
 
-def _loadable(lib: str) -> str | None:
-    """None when the shared library loads, else why not (probed with ctypes: a failed
-    ``load_delegate`` leaves a half-built object whose destructor prints a traceback)."""
-    try:
-        ctypes.CDLL(lib)
-        return None
-    except OSError as exc:
-        return str(exc)
+_loadable = edgetpu.missing  # None when a shared library loads, else why not
 
 
 def decoder_op_poses(yx: np.ndarray, kp_scores: np.ndarray, pose_scores: np.ndarray, count: np.ndarray,
@@ -88,11 +67,8 @@ class PoseNetEdgeTPURunner:
                 "set detector.fallback_to_cpu to true to run the CPU PoseNet instead"
             )
         tfl = _interpreter_module()
-        try:
-            delegates = [tfl.load_delegate(cfg.edgetpu_lib, {"device": cfg.device} if cfg.device else {}),
-                         tfl.load_delegate(cfg.decoder_lib)]
-        except (ValueError, OSError) as exc:
-            raise BackendUnavailable(f"no Edge TPU found or a delegate failed to load: {exc}".replace("\n", " ")) from None
+        delegates = [edgetpu.delegate(cfg.edgetpu_lib, cfg.device, tfl.load_delegate),
+                     edgetpu.delegate(cfg.decoder_lib, "", tfl.load_delegate)]
         self.model_path = str(resolve(cfg.model))
         self.interpreter = tfl.Interpreter(model_path=self.model_path, experimental_delegates=delegates)
         self.interpreter.allocate_tensors()
@@ -117,7 +93,7 @@ class PoseNetEdgeTPURunner:
         return kps, scores
 
 
-@register("posenet_edgetpu", PoseNetEdgeTPUConfig)
+@register("posenet_edgetpu")
 class PoseNetEdgeTPUDetector(PoseFaceDetector):
     def __init__(self, cfg: PoseNetEdgeTPUConfig):
         try:

@@ -9,17 +9,17 @@ On a GPU machine with onnxruntime-gpu, ONNX Runtime runs it on CUDA.
 from __future__ import annotations
 
 from itertools import product
-from typing import Literal
 
 import cv2
 import numpy as np
-from pydantic import Field
 
-from ..config import Section
-from ..errors import BackendUnavailable
+from ..geometry import nms_faces
 from ..models import resolve
+from ..runtimes import onnx
 from ..types import Face
-from .base import nms_faces, register, tile_grid
+from .base import Detector, register
+from .configs import RetinaFaceConfig
+from .tiling import run_tiled
 
 SIZE = 640
 MEAN_BGR = np.array([104.0, 117.0, 123.0], np.float32)
@@ -46,28 +46,14 @@ def decode(loc: np.ndarray, landms: np.ndarray, priors: np.ndarray) -> tuple[np.
     return boxes, points
 
 
-class RetinaFaceConfig(Section):
-    type: Literal["retinaface"] = "retinaface"
-    model: str = "retinaface_mobilenet0.25_640"
-    score_threshold: float = Field(0.6, ge=0.0, le=1.0)
-    nms_threshold: float = Field(0.4, ge=0.0, le=1.0)
-    tiles: list[int] = Field([1, 1], min_length=2, max_length=2)
-    tile_overlap: float = Field(0.2, ge=0.0, lt=0.9)
-    num_threads: int = Field(2, ge=1, le=64)
+@register("retinaface")
+class RetinaFaceDetector(Detector):
+    source = "retinaface"
 
-
-@register("retinaface", RetinaFaceConfig)
-class RetinaFaceDetector:
     def __init__(self, cfg: RetinaFaceConfig):
-        try:
-            import onnxruntime as ort
-        except ImportError:  # pragma: no cover - in requirements.txt
-            raise BackendUnavailable("RetinaFace needs onnxruntime: pip install onnxruntime") from None
         self.cfg = cfg
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = cfg.num_threads
-        providers = [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in ort.get_available_providers()]
-        self.session = ort.InferenceSession(str(resolve(cfg.model)), opts, providers=providers)
+        self.score_threshold = cfg.score_threshold
+        self.session = onnx.session(resolve(cfg.model), cfg.num_threads)
         self.input_name = self.session.get_inputs()[0].name
         self.priors = prior_boxes()
 
@@ -88,13 +74,5 @@ class RetinaFaceDetector:
         ]
         return nms_faces(faces, self.cfg.nms_threshold)
 
-    def detect(self, frame: np.ndarray) -> list[Face]:
-        h, w = frame.shape[:2]
-        cols, rows = self.cfg.tiles
-        faces: list[Face] = []
-        for x1, y1, x2, y2 in tile_grid(w, h, cols, rows, self.cfg.tile_overlap):
-            for face in self._detect_tile(np.ascontiguousarray(frame[y1:y2, x1:x2])):
-                face.box += np.array([x1, y1, x1, y1], np.float32)
-                face.landmarks += np.array([x1, y1], np.float32)
-                faces.append(face)
-        return nms_faces(faces, self.cfg.nms_threshold) if cols * rows > 1 else faces
+    def detect(self, frame: np.ndarray, min_score: float | None = None) -> list[Face]:
+        return run_tiled(frame, self.cfg, self._detect_tile)

@@ -1,9 +1,21 @@
-"""YuNet through OpenCV's cv2.FaceDetectorYN: boxes, scores and five landmarks.
+"""YuNet: boxes, scores and five landmarks, on ONNX Runtime, OpenVINO or OpenCV's DNN.
 
-Small faces: YuNet's smallest anchors are ~10 px, so CCTV faces of 10-20 px are found far more
-often when the frame is upscaled (``upscale``) or cut into overlapping tiles (``tiles``) that are
-each run at full resolution. ``max_side`` caps the upscaled size so a 1080p frame is not blown
-up to 4K: small images get the full upscale, large ones only what fits.
+Runtimes (``runtime``): the same network and the same decoding (OpenCV's FaceDetectorYN: the
+image padded to a multiple of 32, scores sqrt(cls * obj), NMS), so every runtime gives the same
+faces; ``auto`` takes ONNX Runtime, the fastest on one core (``python scripts/bench_photos.py``),
+and falls back to OpenCV when onnxruntime is missing.
+
+Scales: YuNet's smallest anchors are ~10 px, so CCTV faces of 10-20 px are found far more often
+when the frame is upscaled (``upscale``, capped by ``max_side`` so a 1080p frame is not blown up
+to 4K) or cut into tiles (``tiles``). But the network was trained on 640 px inputs and loses faces
+much larger than that, which the upscale makes of every large face in a photo: ``large_side``
+adds a run on the frame scaled down to that longest side, merged by NMS. The cost is bounded:
+one run of at most ``max_side`` and one of at most ``large_side``.
+
+Boxes: YuNet's box of a masked face stops near the mask's top edge, and kaggle853's annotators
+box a face lower than YuNet does. ``box_correction: landmarks`` moves each box from its eyes and
+mouth to where an annotator would put it (coefficients fitted on kaggle853 train by
+``scripts/fit_box_correction.py``).
 
 Between full detections a video looks for its tracked faces again in small regions around them
 (:meth:`YuNetDetector.detect_regions`). Each region is run at the whole frame's scale and cut on
@@ -14,77 +26,250 @@ the previous frame's boxes, aligned or not).
 
 from __future__ import annotations
 
-from typing import Literal
+import logging
+from collections import OrderedDict
+from functools import lru_cache
 
 import cv2
 import numpy as np
-from pydantic import Field, model_validator
 
-from ..config import Section
+from ..errors import BackendUnavailable
+from ..geometry import nms, nms_faces, search_regions
 from ..models import resolve
+from ..runtimes import onnx
+from ..runtimes import openvino as ov_runtime
 from ..types import Face
-from .base import nms_faces, register, search_regions, tile_grid
+from .base import Detector, register
+from .configs import YuNetConfig
+from .tiling import run_tiled
+
+__all__ = ["YuNetConfig", "YuNetDetector", "correct_boxes"]
+
+log = logging.getLogger("facemask")
 
 STRIDE = 32  # YuNet's largest stride: crops cut on this grid see what the whole image sees
+STRIDES = (8, 16, 32)
 # Regions covering more than this share of the frame: one run on the whole frame is cheaper.
 MAX_REGION_SHARE = 0.5
 # Search margins are counted in face sizes up to this size (px at the detector's scale): a larger
 # face needs no more context, and moves by less than its size from frame to frame.
 REGION_CONTEXT = 32
+# The large-face run is made only when its scale is at most this fraction of the small-face scale
+# (closer scales find the same faces twice), and keeps only the faces that would be at least
+# LARGE_FACE px at the small-face scale (smaller ones that run finds better; chosen on kaggle853
+# train and its large-face check, scripts/bench_photos.py --choose).
+LARGE_SCALE_RATIO = 0.75
+LARGE_FACE = 160
+LARGE_RUN_FACE = 48  # ... which the large-face run sees at least this big (YuNet finds them all)
+# ... and then the small-face run's faces larger than this (px at its scale) are dropped: YuNet
+# boxes such faces badly, and the large-face run sees them whole. 0: keep them all.
+FINE_MAX = 0
+
+# Box correction, fitted on kaggle853 train (scripts/fit_box_correction.py): each box side moves
+# by a linear function of the landmarks, as fractions of the box's width (x) or height (y).
+# Features: 1, eye-midpoint y, mouth-midpoint y (both relative to the box top, in box heights),
+# eye distance (in box widths).
+CORRECTION = np.array([
+    [0.0557, -0.0904, 0.0551, -0.1468],  # x1
+    [-0.0002, 0.6512, -0.1046, 0.0147],  # y1
+    [0.0481, -0.0979, 0.0465, 0.0084],  # x2
+    [0.0212, -0.1294, 0.1944, -0.0813],  # y2
+], np.float64)
 
 
-class YuNetConfig(Section):
-    type: Literal["yunet"] = "yunet"
-    model: str = "face_detection_yunet_2023mar"
-    score_threshold: float = Field(0.5, ge=0.0, le=1.0)
-    nms_threshold: float = Field(0.3, ge=0.0, le=1.0)
-    top_k: int = Field(5000, ge=1)
-    upscale: float = Field(2.0, ge=0.25, le=4.0)
-    max_side: int = Field(1920, ge=64, le=8192)  # longest side after upscaling, at most
-    tiles: list[int] = Field([1, 1], min_length=2, max_length=2)  # columns, rows
-    tile_overlap: float = Field(0.2, ge=0.0, lt=0.9)
-    min_size: int = Field(0, ge=0)  # drop boxes smaller than this (px, original frame)
-    # Faces scoring below this are followed and drawn but not classified (skip reason
-    # "low_score"): on kaggle853 train, most YuNet detections below 0.7 are no annotated face
-    # (77 % at 0.5-0.6, 67 % at 0.6-0.7, 41 % at 0.7-0.8, 7 % above; a palm or the back of a head
-    # voting "mask" is worse than no vote). `python scripts/score_bins.py` measures it.
-    classify_score: float = Field(0.7, ge=0.0, le=1.0)
-
-    @model_validator(mode="after")
-    def _tiles_ok(self):
-        if min(self.tiles) < 1 or max(self.tiles) > 8:
-            raise ValueError("tiles: columns and rows must be between 1 and 8")
-        return self
+def correction_features(boxes: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
+    """(N, 4) boxes and (N, 5, 2) YuNet landmarks -> (N, 4) features of the correction."""
+    boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
+    lm = np.asarray(landmarks, np.float64).reshape(-1, 5, 2)
+    w = np.maximum(boxes[:, 2] - boxes[:, 0], 1e-3)
+    h = np.maximum(boxes[:, 3] - boxes[:, 1], 1e-3)
+    eye_y = (lm[:, 0, 1] + lm[:, 1, 1]) / 2
+    mouth_y = (lm[:, 3, 1] + lm[:, 4, 1]) / 2
+    eye_dist = np.hypot(lm[:, 1, 0] - lm[:, 0, 0], lm[:, 1, 1] - lm[:, 0, 1])
+    return np.column_stack([np.ones(len(boxes)), (eye_y - boxes[:, 1]) / h, (mouth_y - boxes[:, 1]) / h, eye_dist / w])
 
 
-@register("yunet", YuNetConfig)
-class YuNetDetector:
-    def __init__(self, cfg: YuNetConfig):
+def correct_boxes(boxes: np.ndarray, landmarks: np.ndarray, coef: np.ndarray = CORRECTION) -> np.ndarray:
+    """Boxes moved by the landmark correction ``coef`` (4 sides x features)."""
+    boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
+    if not len(boxes):
+        return boxes
+    w, h = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
+    offsets = correction_features(boxes, landmarks) @ np.asarray(coef, np.float64).T
+    return boxes + offsets * np.column_stack([w, h, w, h])
+
+
+# ---------------------------------------------------------------- runtimes
+
+
+def decode(outputs: dict[str, np.ndarray], height: int, width: int, score_threshold: float,
+           nms_threshold: float, top_k: int) -> np.ndarray:
+    """YuNet's raw outputs for a (height, width) input (multiples of 32) -> (N, 15) rows
+    x, y, w, h, 5 landmarks (x, y), score, as cv2.FaceDetectorYN returns them."""
+    rows = []
+    for st in STRIDES:
+        cols = width // st
+        cls = np.clip(outputs[f"cls_{st}"][0, :, 0], 0, 1)
+        obj = np.clip(outputs[f"obj_{st}"][0, :, 0], 0, 1)
+        score = np.sqrt(cls * obj)
+        k = np.nonzero(score >= score_threshold)[0]
+        if not len(k):
+            continue
+        c, r = (k % cols).astype(np.float32), (k // cols).astype(np.float32)
+        b = outputs[f"bbox_{st}"][0, k]
+        kp = outputs[f"kps_{st}"][0, k].reshape(-1, 5, 2)
+        cx, cy = (c + b[:, 0]) * st, (r + b[:, 1]) * st
+        bw, bh = np.exp(b[:, 2]) * st, np.exp(b[:, 3]) * st
+        marks = np.stack([(kp[:, :, 0] + c[:, None]) * st, (kp[:, :, 1] + r[:, None]) * st], axis=2)
+        rows.append(np.column_stack([cx - bw / 2, cy - bh / 2, bw, bh, marks.reshape(-1, 10), score[k]]))
+    if not rows:
+        return np.zeros((0, 15), np.float32)
+    a = np.concatenate(rows).astype(np.float32)
+    xyxy = np.column_stack([a[:, :2], a[:, :2] + a[:, 2:4]])
+    return a[nms(xyxy, a[:, 14], nms_threshold, score_threshold, top_k)]
+
+
+def _padded_blob(image: np.ndarray) -> tuple[np.ndarray, int, int]:
+    h, w = image.shape[:2]
+    ph, pw = -(-h // STRIDE) * STRIDE, -(-w // STRIDE) * STRIDE
+    blob = np.zeros((1, 3, ph, pw), np.float32)
+    blob[0, :, :h, :w] = image.transpose(2, 0, 1)
+    return blob, ph, pw
+
+
+@lru_cache(maxsize=4)
+def dynamic_model(path: str) -> bytes:
+    """The YuNet ONNX with a free input height and width (it is fully convolutional, and its
+    reshapes are to (1, -1, C)): one session serves every input size."""
+    try:
+        import onnx as onnx_lib
+    except ImportError as exc:
+        raise BackendUnavailable(f"YuNet on ONNX Runtime needs the onnx package ({exc}); pip install onnx") from None
+    model = onnx_lib.load(path)
+    dims = model.graph.input[0].type.tensor_type.shape.dim
+    dims[2].dim_param, dims[3].dim_param = "height", "width"
+    for out in model.graph.output:
+        out.type.tensor_type.shape.dim[1].dim_param = "anchors"
+    del model.graph.value_info[:]
+    return model.SerializeToString()
+
+
+class OnnxRuntimeYuNet:
+    """One ONNX Runtime session with a dynamic input size (measured as fast as one session per
+    size, scripts/bench_photos.py --runtimes)."""
+
+    name = "onnxruntime"
+
+    def __init__(self, path: str, cfg: YuNetConfig):
         self.cfg = cfg
-        self.model_path = str(resolve(cfg.model))
+        self.session = onnx.session(dynamic_model(path), cfg.num_threads, gpu=False)
+        self.names = [o.name for o in self.session.get_outputs()]
+
+    def __call__(self, image: np.ndarray, score: float) -> np.ndarray:
+        blob, ph, pw = _padded_blob(image)
+        outs = dict(zip(self.names, self.session.run(None, {"input": blob})))
+        return decode(outs, ph, pw, score, self.cfg.nms_threshold, self.cfg.top_k)
+
+
+class OpenVINOYuNet:
+    """OpenVINO compiled models, one per padded input size, the last few kept."""
+
+    name = "openvino"
+    CACHE = 8
+
+    def __init__(self, path: str, cfg: YuNetConfig):
+        self.cfg, self.path = cfg, path
+        self.core = ov_runtime.core()
+        self._compiled: OrderedDict[tuple[int, int], object] = OrderedDict()
+
+    def _request(self, ph: int, pw: int):
+        key = (ph, pw)
+        req = self._compiled.get(key)
+        if req is None:
+            req = ov_runtime.compiled(self.path, [1, 3, ph, pw], self.cfg.num_threads, self.core).create_infer_request()
+            if len(self._compiled) >= self.CACHE:
+                self._compiled.popitem(last=False)
+            self._compiled[key] = req
+        self._compiled.move_to_end(key)
+        return req
+
+    def __call__(self, image: np.ndarray, score: float) -> np.ndarray:
+        blob, ph, pw = _padded_blob(image)
+        req = self._request(ph, pw)
+        res = req.infer({0: blob})
+        outs = {name: value for port, value in res.items() for name in port.get_names()}
+        return decode(outs, ph, pw, score, self.cfg.nms_threshold, self.cfg.top_k)
+
+
+class OpenCVYuNet:
+    """cv2.FaceDetectorYN. Region searches get their own network: switching one network between
+    a whole frame and small crops re-allocates its buffers each time (~15 ms at 1080p)."""
+
+    name = "opencv"
+
+    def __init__(self, path: str, cfg: YuNetConfig):
+        self.cfg, self.path = cfg, path
         self._net = self._create()
-        # Region searches get their own network: switching one network between a whole frame and
-        # small crops re-allocates its buffers each time (~15 ms at 1080p), more than the search.
-        self._region_net: cv2.FaceDetectorYN | None = None
 
     def _create(self) -> cv2.FaceDetectorYN:
         c = self.cfg
-        return cv2.FaceDetectorYN.create(self.model_path, "", (320, 320), c.score_threshold, c.nms_threshold, c.top_k)
+        return cv2.FaceDetectorYN.create(self.path, "", (320, 320), c.score_threshold, c.nms_threshold, c.top_k)
+
+    def __call__(self, image: np.ndarray, score: float) -> np.ndarray:
+        h, w = image.shape[:2]
+        self._net.setInputSize((w, h))
+        self._net.setScoreThreshold(score)
+        _, out = self._net.detect(image)
+        return np.zeros((0, 15), np.float32) if out is None else out
+
+    def for_regions(self) -> OpenCVYuNet:
+        return OpenCVYuNet(self.path, self.cfg)
+
+
+RUNTIMES = {"onnxruntime": OnnxRuntimeYuNet, "openvino": OpenVINOYuNet, "opencv": OpenCVYuNet}
+
+
+def make_runtime(path: str, cfg: YuNetConfig):
+    if cfg.runtime != "auto":
+        return RUNTIMES[cfg.runtime](path, cfg)
+    try:
+        return OnnxRuntimeYuNet(path, cfg)
+    except BackendUnavailable as exc:
+        log.warning("%s; YuNet runs on OpenCV's DNN instead", exc)
+        return OpenCVYuNet(path, cfg)
+
+
+# ---------------------------------------------------------------- the detector
+
+
+@register("yunet")
+class YuNetDetector(Detector):
+    searches_regions = True
+    source = "yunet"
+
+    def __init__(self, cfg: YuNetConfig):
+        self.cfg = cfg
+        self.model_path = str(resolve(cfg.model))
+        self.score_threshold = cfg.score_threshold
+        self.classify_score = cfg.classify_score
+        self.runtime = make_runtime(self.model_path, cfg)
+        self._region_runtime = None
 
     def scale_for(self, width: int, height: int) -> float:
+        """The small-face scale."""
         return max(min(self.cfg.upscale, self.cfg.max_side / max(width, height)), 0.05)
 
-    @property
-    def score_threshold(self) -> float:
-        return self.cfg.score_threshold
-
-    def _run(self, image: np.ndarray, net: cv2.FaceDetectorYN | None = None, min_score: float | None = None) -> np.ndarray:
-        net = net or self._net
-        h, w = image.shape[:2]
-        net.setInputSize((w, h))
-        net.setScoreThreshold(self.cfg.score_threshold if min_score is None else min_score)
-        _, out = net.detect(image)
-        return np.zeros((0, 15), np.float32) if out is None else out
+    def scales_for(self, width: int, height: int) -> list[float]:
+        """Every scale a frame is run at: the small-face one, then the large-face one if any.
+        The large-face run keeps faces of LARGE_FACE px (at the small-face scale) and up, so it
+        needs no more than the scale that makes those LARGE_RUN_FACE px: cheap on small photos."""
+        s = self.scale_for(width, height)
+        out = [s]
+        if self.cfg.large_side:
+            large = min(1.0, self.cfg.large_side / max(width, height), s * LARGE_RUN_FACE / LARGE_FACE)
+            if large <= LARGE_SCALE_RATIO * s:
+                out.append(large)
+        return out
 
     def _scaled(self, image: np.ndarray, s: float) -> np.ndarray:
         if abs(s - 1.0) < 1e-3:
@@ -92,54 +277,68 @@ class YuNetDetector:
         h, w = image.shape[:2]
         return cv2.resize(image, (round(w * s), round(h * s)), interpolation=cv2.INTER_LINEAR if s > 1 else cv2.INTER_AREA)
 
-    def _faces(self, rows: np.ndarray, offset: tuple[float, float], s: float, w: int, h: int,
-               keep=None) -> list[Face]:
-        """Detector rows of a crop at ``offset`` (scaled pixels) -> faces in frame pixels."""
-        faces = []
-        ox, oy = offset
-        for row in rows:
-            if not np.isfinite(row).all() or (keep is not None and not keep(row)):
-                continue
-            box = np.array([row[0] + ox, row[1] + oy, row[0] + row[2] + ox, row[1] + row[3] + oy], np.float32) / s
-            box = np.clip(box, 0, [w, h, w, h]).astype(np.float32)
+    @staticmethod
+    def _rows_to_faces(rows: np.ndarray) -> list[Face]:
+        """Detector rows -> faces in the pixels of the image the rows came from."""
+        return [Face(box=np.array([r[0], r[1], r[0] + r[2], r[1] + r[3]], np.float32), score=float(r[14]),
+                     landmarks=r[4:14].reshape(5, 2).astype(np.float32), source="yunet")
+                for r in rows if np.isfinite(r).all()]
+
+    def _finish(self, faces: list[Face], s: float, w: int, h: int) -> list[Face]:
+        """Faces at scale ``s`` -> frame pixels, corrected, clipped, the too small dropped."""
+        out = []
+        if faces and self.cfg.box_correction == "landmarks":
+            boxes = correct_boxes(np.array([f.box for f in faces]), np.array([f.landmarks for f in faces]))
+            for f, b in zip(faces, boxes):
+                f.box = b.astype(np.float32)
+        for f in faces:
+            box = np.clip(f.box / s, 0, [w, h, w, h]).astype(np.float32)
             if min(box[2] - box[0], box[3] - box[1]) < max(self.cfg.min_size, 1):
                 continue
-            landmarks = (row[4:14].reshape(5, 2) + [ox, oy]) / s
-            faces.append(Face(box=box, score=float(row[14]), landmarks=landmarks.astype(np.float32), source="yunet"))
-        return faces
+            f.box, f.landmarks = box, (f.landmarks / s).astype(np.float32)
+            out.append(f)
+        return out
 
     def detect(self, frame: np.ndarray, min_score: float | None = None) -> list[Face]:
         """Faces scoring at least the configured score_threshold, or ``min_score`` when given."""
         h, w = frame.shape[:2]
-        s = self.scale_for(w, h)
-        image = self._scaled(frame, s)
-        ih, iw = image.shape[:2]
-        cols, rows = self.cfg.tiles
+        score = self.cfg.score_threshold if min_score is None else min_score
         faces: list[Face] = []
-        for x1, y1, x2, y2 in tile_grid(iw, ih, cols, rows, self.cfg.tile_overlap):
-            faces += self._faces(self._run(np.ascontiguousarray(image[y1:y2, x1:x2]), min_score=min_score), (x1, y1), s, w, h)
-        if cols * rows > 1:
-            faces = nms_faces(faces, self.cfg.nms_threshold)
-        return faces
+        scales = self.scales_for(w, h)
+        fine = scales[0]
+        for i, s in enumerate(scales):
+            image = self._scaled(frame, s)
+            if i == 0:  # small faces: tiles (if any) at the small-face scale
+                found = run_tiled(image, self.cfg, lambda tile: self._rows_to_faces(self.runtime(tile, score)))
+                if len(scales) > 1 and FINE_MAX:
+                    found = [f for f in found if f.size < FINE_MAX]
+            else:
+                found = [f for f in self._rows_to_faces(self.runtime(image, score))
+                         if f.size * fine / s >= LARGE_FACE]
+            faces += self._finish(found, s, w, h)
+        return nms_faces(faces, self.cfg.nms_threshold) if len(faces) > 1 else faces
+
+    # ------------------------------------------------------------- regions
 
     def detect_regions(self, frame: np.ndarray, boxes: np.ndarray, margin: float,
                        min_score: float | None = None, align: int = STRIDE) -> list[Face]:
         """``align``: the grid regions are cut on (px at the detector's scale); other than
-        STRIDE only to measure what the alignment is worth (scripts/region_agreement.py)."""
+        STRIDE only to measure what the alignment is worth (scripts/region_agreement.py).
+        Regions are searched at the small-face scale only: a video's faces are small."""
         h, w = frame.shape[:2]
         s = self.scale_for(w, h)
         sw, sh = round(w * s), round(h * s)
         regions = search_regions(np.asarray(boxes, np.float64) * s, margin, sw, sh, align=align, context=REGION_CONTEXT)
         if sum((x2 - x1) * (y2 - y1) for x1, y1, x2, y2 in regions) > MAX_REGION_SHARE * sw * sh:
             return self.detect(frame, min_score)
-        if self._region_net is None:
-            self._region_net = self._create()
+        if self._region_runtime is None:
+            self._region_runtime = self.runtime.for_regions() if isinstance(self.runtime, OpenCVYuNet) else self.runtime
         faces: list[Face] = []
         for region in regions:
-            faces += self._search(frame, region, s, min_score)
+            faces += self._search(frame, region, s, self.cfg.score_threshold if min_score is None else min_score)
         return nms_faces(faces, self.cfg.nms_threshold)  # regions may overlap
 
-    def _search(self, frame: np.ndarray, region: tuple[int, int, int, int], s: float, min_score: float | None) -> list[Face]:
+    def _search(self, frame: np.ndarray, region: tuple[int, int, int, int], s: float, score: float) -> list[Face]:
         """Faces in ``region`` (pixels at scale ``s``), but not those cut by the region's edge
         (not the frame's): a part face is left to the region it lies in."""
         h, w = frame.shape[:2]
@@ -153,9 +352,12 @@ class YuNetDetector:
         crop = np.ascontiguousarray(crop[dy:, dx:]) if dx or dy else crop
         ch, cw = crop.shape[:2]
         cut_l, cut_t, cut_r, cut_b = x1 > 0, y1 > 0, x2 < w, y2 < h
-
-        def whole(row: np.ndarray) -> bool:
-            return not ((cut_l and row[0] < 1) or (cut_t and row[1] < 1)
-                        or (cut_r and row[0] + row[2] > cw - 1) or (cut_b and row[1] + row[3] > ch - 1))
-
-        return self._faces(self._run(crop, self._region_net, min_score), (x1 * s + dx, y1 * s + dy), s, w, h, keep=whole)
+        rows = self._region_runtime(crop, score)
+        whole = ~((cut_l & (rows[:, 0] < 1)) | (cut_t & (rows[:, 1] < 1))
+                  | (cut_r & (rows[:, 0] + rows[:, 2] > cw - 1)) | (cut_b & (rows[:, 1] + rows[:, 3] > ch - 1)))
+        faces = self._rows_to_faces(rows[whole])
+        ox, oy = x1 * s + dx, y1 * s + dy
+        for f in faces:
+            f.box += np.array([ox, oy, ox, oy], np.float32)
+            f.landmarks += np.array([ox, oy], np.float32)
+        return self._finish(faces, s, w, h)

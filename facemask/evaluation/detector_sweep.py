@@ -18,6 +18,7 @@ import numpy as np
 from ..config import Config
 from ..datasets import Annotated
 from ..detectors import build_detector
+from ..detectors.configs import YuNetConfig
 from ..errors import InputError
 from ..io.sources import read_image
 from .metrics import ImageEval, detection_report, match_all
@@ -116,10 +117,12 @@ def video_cost(cfg: Config, frames: list[np.ndarray]) -> dict:
     cpu: list[float] = []
     found = [len(_timed_detect(detector, frame, times, cpu)) for frame in frames]
     h, w = frames[0].shape[:2]
+    det = cfg.detector
+    scale = min(det.upscale, det.max_side / max(w, h)) if isinstance(det, YuNetConfig) else 1.0
     return {"ms_per_frame": round(statistics.median(times), 1), "best_ms_per_frame": round(min(times), 1),
             "cpu_ms_per_frame": round(statistics.median(cpu), 1),
             "faces_per_frame": round(float(np.mean(found)), 2), "frames": len(frames),
-            "detector_scale": round(min(cfg.detector.upscale, cfg.detector.max_side / max(w, h)), 3)}
+            "detector_scale": round(scale, 3)}
 
 
 def sweep(cfg: Config, data: DatasetImages | None, frames: list[np.ndarray] | None,

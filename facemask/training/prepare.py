@@ -53,7 +53,9 @@ class SubjectFinder:
     """The main face of a face photo, found by YuNet on a padded, upscaled copy."""
 
     def __init__(self, score_threshold: float = 0.5):
-        self.detector = YuNetDetector(YuNetConfig(score_threshold=score_threshold, upscale=1.0, max_side=4096))
+        # YuNet's own boxes at one scale: the crops and landmarks the classifier was trained on.
+        self.detector = YuNetDetector(YuNetConfig(score_threshold=score_threshold, upscale=1.0, max_side=4096,
+                                                  large_side=0, box_correction="none"))
 
     def __call__(self, image: np.ndarray) -> Face | None:
         """The subject's face (box and landmarks in ``image`` pixels), or None."""

@@ -1,0 +1,4 @@
+"""Inference runtimes shared by detectors and classifiers, each imported only when used:
+``tflite`` (LiteRT interpreters, quantisation), ``onnx`` (ONNX Runtime sessions and providers),
+``openvino``, ``edgetpu`` (the libedgetpu probe and delegate), ``tensorrt`` (tensorrt + pycuda).
+A missing runtime is one :class:`facemask.errors.BackendUnavailable` line naming what to install."""
