@@ -13,6 +13,7 @@ COMMANDS = {
     "eval": ("facemask.evaluation.cli", "evaluate on a labelled dataset"),
     "bench": ("facemask.evaluation.bench", "time each stage on a video"),
     "app": ("facemask.web.main", "run the web GUI on live sources"),
+    "eval-video": ("facemask.evaluation.video_people", "count people on hand-counted clips, compare with the counts"),
     "collect": ("facemask.training.collect", "save a few face crops per tracked person, to label"),
 }
 
@@ -30,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: unknown command '{argv[0]}'", file=out)
         print("usage: facemask COMMAND [options]   (facemask COMMAND --help for its options)\n\ncommands:", file=out)
         for name, (_, text) in COMMANDS.items():
-            print(f"  {name:8s} {text}", file=out)
+            print(f"  {name:10s} {text}", file=out)
         return 0 if out is sys.stdout else 2
     module = importlib.import_module(COMMANDS[argv[0]][0])
     entry = getattr(module, f"main_{argv[0]}", None) or module.main
