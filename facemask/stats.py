@@ -9,7 +9,14 @@ A confirmed track (one with an id) is, at any time, in one status:
 * ``static``: did not move nor change look in ``static_after_frames`` frames (a poster, a
   painting, see :meth:`facemask.tracking.Track.is_static`): reported apart, not counted; it
   becomes a person if it moves or changes later;
-* ``short``: ended while pending and too short: not counted.
+* ``short``: ended while pending and too short: not counted;
+* ``face_not_seen``: ended long enough and not static, but its face was never seen well enough to be
+  judged (see :func:`judged`): "passed, face not seen", reported apart, not counted in ``people``.
+
+A track becomes a person only once it is judged: its face was classified (voted or abstained) on
+at least ``stats.min_classified_frames`` frames, or it has a decision. Faces too small, outside the
+detection area, at the frame edge, low-score or not whole faces are not classified, so a track of
+the back of a head, a hand or a bag never becomes a person.
 
 % masked = masked / (masked + unmasked + mask_incorrect) among counted people; mask_incorrect
 counts as unmasked there and is also reported apart.
@@ -29,12 +36,18 @@ from .types import INCORRECT, MASK, NO_MASK, Event, EventIds, EventKind
 from .votes import UNDECIDED
 
 PENDING, PERSON, STATIC, SHORT = "pending", "person", "static", "short"
+FACE_NOT_SEEN = "face_not_seen"
 
 CSV_HEADER = [
     "track_id", "status", "decision", "balance", "mask_votes", "no_mask_votes", "mask_incorrect_votes",
     "abstain", "not_classified", "classified", "mean_mask_prob", "first_frame", "last_frame",
     "first_s", "last_s", "frames", "detections", "mean_face_px", "motion", "x1", "y1", "x2", "y2",
 ]  # x1..y2: the latest detected box
+
+
+def judged(track: Track, stats: StatsConfig) -> bool:
+    """Was the track's face seen well enough to be judged: classified on enough frames, or decided?"""
+    return track.votes.classified >= stats.min_classified_frames or track.votes.decision != UNDECIDED
 
 
 def track_status(track: Track, ended: bool, previous: str, stats: StatsConfig, filters: FiltersConfig) -> str:
@@ -46,7 +59,9 @@ def track_status(track: Track, ended: bool, previous: str, stats: StatsConfig, f
     if track.span >= stats.min_track_frames and (
         track.moved or ended or filters.static_after_frames == 0 or track.span >= filters.static_after_frames
     ):
-        return PERSON
+        if judged(track, stats):
+            return PERSON
+        return FACE_NOT_SEEN if ended else PENDING
     return SHORT if ended else PENDING
 
 
@@ -225,6 +240,7 @@ class PeopleStats:
         return {
             **decision_counts(people),
             "static_faces": sum(n for (s, _), n in self._counts.items() if s == STATIC),
+            "face_not_seen": sum(n for (s, _), n in self._counts.items() if s == FACE_NOT_SEEN),
             "in_view": self.in_view,
         }
 

@@ -145,7 +145,7 @@ class VideoSession:
         if self.tracker is None:
             return {}
         c = self.stats.counters()
-        return {k: c[k] for k in ("people", "masked", "unmasked", "mask_incorrect", "undecided", "pct_masked", "static_faces")}
+        return {k: c[k] for k in ("people", "masked", "unmasked", "mask_incorrect", "undecided", "pct_masked", "static_faces", "face_not_seen")}
 
     def write_reports(self, stem: Path) -> list[Path]:
         """``<stem>.summary.json`` and ``<stem>.people.csv`` (one row per track), written atomically."""
