@@ -129,6 +129,18 @@ class TrackerConfig(Section):
     kalman_q: float = Field(0.5, gt=0.0)
     # Detections a new track needs before it gets an id (sets norfair's initialization_delay).
     init_detections: int = Field(2, ge=1, le=100)
+    # Scene cuts (facemask.scene): a frame whose colour histogram differs from the previous frame's
+    # by more than this (total variation, 0-1) ends every track. 0 disables.
+    scene_cut_threshold: float = Field(0.3, ge=0.0, le=1.0)
+    # Re-identification (facemask.reid): a track without detections is kept this many more frames
+    # (norfair's reid_hit_counter_max) and a new track that looks like it (appearance distance at
+    # most reid_distance_threshold, within reid_max_jump face sizes of where it was last seen)
+    # continues it: same person, same votes. 0 disables.
+    reid_hit_counter_max: int = Field(0, ge=0, le=10000)
+    reid_distance_threshold: float = Field(0.35, gt=0.0, le=1.0)
+    reid_max_jump: float = Field(3.0, gt=0.0)
+    reid_embedding: Literal["head_shoulders", "face"] = "head_shoulders"
+
 
     @model_validator(mode="after")
     def _counters(self) -> "TrackerConfig":

@@ -31,8 +31,10 @@ from norfair import Detection, Tracker
 from norfair.distances import VectorizedDistance
 from norfair.filter import OptimizedKalmanFilterFactory
 
+from . import reid
 from .config import FiltersConfig, TrackerConfig, VoteConfig
 from .geometry import box_iou
+from .scene import SceneCutDetector
 from .types import Face
 from .votes import VoteState
 
@@ -111,6 +113,8 @@ class Track:
     _cmin: np.ndarray = field(default_factory=lambda: np.full(2, np.inf))
     _cmax: np.ndarray = field(default_factory=lambda: np.full(2, -np.inf))
     _size_sum: float = 0.0
+    embedding: np.ndarray | None = None  # running appearance, for re-identification (facemask.reid)
+    merged: int = 0  # broken-off tracks re-identified as this one
 
     @property
     def span(self) -> int:
@@ -175,6 +179,22 @@ class Track:
     def close(self) -> None:
         """The track has ended: drop what only a live track needs (its reference patch)."""
         self._ref_look = None
+        self.embedding = None
+
+    def absorb(self, other: "Track") -> None:
+        """``other`` (a new track re-identified as this person) continues this track: its votes and
+        detections become this track's. The motion extent covers both (a person who came back
+        elsewhere moved)."""
+        self.votes.merge(other.votes)
+        self.detections += other.detections
+        self._size_sum += other._size_sum
+        self._cmin = np.minimum(self._cmin, other._cmin)
+        self._cmax = np.maximum(self._cmax, other._cmax)
+        self.moved = self.moved or other.moved
+        self.strong = self.strong or other.strong
+        if other.detections and other.last_seen > self.last_seen:
+            self.last_seen, self.face = other.last_seen, other.face
+        self.merged += 1 + other.merged
 
     def carried_face(self) -> Face | None:
         """The latest detected face moved to the current Kalman estimate (for frames without detection)."""
@@ -215,7 +235,28 @@ class FaceTracker:
         self._next_id = 1
         self._first_period = 1 if local_search else cfg.detect_every
         self._with_landmarks = cfg.points == "box_landmarks"
-        self._norfair = Tracker(
+        self._reid = cfg.reid_hit_counter_max > 0
+        self._lost: dict[object, Track] = {}  # dead norfair objects kept for re-identification
+        self._merged_away: set[int] = set()  # ids of the tracks absorbed on this update
+        self._cuts = SceneCutDetector(cfg.scene_cut_threshold) if cfg.scene_cut_threshold > 0 else None
+        self.scene_cuts: list[int] = []  # frames where a scene cut ended every track
+        self._norfair = self._new_norfair()
+        self._tracks: dict[object, Track] = {}  # norfair TrackedObject -> Track
+        self.last_detection_frame: int | None = None
+        self._since_detection = 0
+
+    def _new_norfair(self) -> Tracker:
+        cfg = self.cfg
+        reid_kw = {}
+        if self._reid:
+            reid_kw = dict(
+                reid_distance_function=reid.make_reid_distance(
+                    self._track_of, cfg.reid_max_jump, cfg.reid_embedding,
+                    can_continue=lambda track: not track.is_static(self.filters, final=True)),
+                reid_distance_threshold=cfg.reid_distance_threshold,
+                reid_hit_counter_max=cfg.reid_hit_counter_max,
+            )
+        tracker = Tracker(
             distance_function="iou",  # replaced below by our vectorized distance
             distance_threshold=cfg.distance_threshold,
             hit_counter_max=cfg.hit_counter_max,
@@ -225,13 +266,27 @@ class FaceTracker:
             initialization_delay=cfg.detect_every * cfg.init_detections - 1,
             filter_factory=OptimizedKalmanFilterFactory(R=cfg.kalman_r, Q=cfg.kalman_q),
             past_detections_length=0,
+            **reid_kw,
         )
         # norfair's constructor takes a distance name or a scalar (per-pair, slow) function; a
         # vectorized one with our own metric is set on the instance.
-        self._norfair.distance_function = VectorizedDistance(DISTANCES[cfg.distance])
-        self._tracks: dict[object, Track] = {}  # norfair TrackedObject -> Track
-        self.last_detection_frame: int | None = None
+        tracker.distance_function = VectorizedDistance(DISTANCES[cfg.distance])
+        return tracker
+
+    def _track_of(self, obj) -> Track | None:
+        return self._tracks.get(obj) or self._lost.get(obj)
+
+    def _scene_cut(self, frame: int) -> list[Track]:
+        """End every track (live or kept for re-identification) and start a fresh tracker."""
+        ended = list(self._tracks.values()) + list(self._lost.values())
+        for track in ended:
+            track.close()
+        self._tracks, self._lost = {}, {}
+        self._norfair = self._new_norfair()
+        self.last_detection_frame = None
         self._since_detection = 0
+        self.scene_cuts.append(frame)
+        return ended
 
     def tick(self, time_s: float) -> int:
         """The tick of a timestamp (see the module docstring)."""
@@ -242,8 +297,12 @@ class FaceTracker:
         frame's detections (classified or not), or None when the detector did not run on this
         frame; ``image`` (BGR) is the frame, for the static-face test. Ticks skipped since the
         previous frame (a live source that fell behind) are stepped through without detections,
-        so the Kalman filter predicts over the real time and the hit counters age by it."""
+        so the Kalman filter predicts over the real time and the hit counters age by it. The
+        image also serves the scene-cut test and re-identification."""
         frame = self.tick(time_s)
+        cut_ended: list[Track] = []
+        if self._cuts is not None and image is not None and self._cuts.update(image):
+            cut_ended = self._scene_cut(frame)
         if self._tick is not None and frame > self._tick + 1:
             gap = min(frame - self._tick - 1, self.cfg.hit_counter_max + 1)
             # The Kalman filter predicts over the skipped ticks and the hit counters age by them,
@@ -262,7 +321,7 @@ class FaceTracker:
             self._norfair.update()
             self._since_detection += 1
         else:
-            dets = [Detection(face_points(f, self._with_landmarks), data=(frame, f)) for f in faces if f.width > 0 and f.height > 0]
+            dets = [Detection(face_points(f, self._with_landmarks), data=(frame, f, image)) for f in faces if f.width > 0 and f.height > 0]
             # norfair's period: tracker steps per detection, so a track's hit counter gains as
             # much per detection as it loses over the frames without one.
             period = self._first_period if self.last_detection_frame is None else self._since_detection + 1
@@ -272,17 +331,30 @@ class FaceTracker:
         started: list[Track] = []
         alive: dict[object, Track] = {}
         supported: set[int] = set()  # ids of the weak faces matched to a strong track
-        for obj in self._norfair.tracked_objects:
+        objects = self._norfair.tracked_objects
+        if self._reid:
+            self._absorb_merged(objects)
+        lost: dict[object, Track] = {}
+        for obj in objects:
             if not obj.hit_counter_is_positive:
-                continue  # dead: norfair drops it at the next update, it can never match again
-            track = self._tracks.get(obj)
+                # dead: norfair drops it at the next update (it can never match again) or, with
+                # re-identification, keeps it until reid_hit_counter_max to compare new tracks with
+                known = self._tracks.get(obj) or self._lost.get(obj)
+                if self._reid and known is not None and known.id is not None:
+                    lost[obj] = known
+                continue
+            track = self._tracks.get(obj) or self._lost.get(obj)  # a lost one is back (re-identified)
             est = obj.estimate[:2].reshape(4)
             if track is None:
                 track = Track(votes=VoteState(self.vote), first_frame=frame, box=est.copy())
             track.box = est.copy()
-            stamp, face = obj.last_detection.data
+            stamp, face = obj.last_detection.data[:2]
             if faces is not None and stamp == frame:
                 track.observe(face, frame, self.filters, image, time_s)
+                # its look, now and then (every detect_every-th detection), for re-identification
+                if self._reid and image is not None and track.id is not None and (
+                        track.embedding is None or track.detections % self.cfg.detect_every == 0):
+                    track.embedding = reid.blend(track.embedding, reid.appearance(image, face.box, self.cfg.reid_embedding))
                 track.strong = track.strong or face.score >= self.strong_score
                 if track.strong:
                     supported.add(id(face))
@@ -293,20 +365,40 @@ class FaceTracker:
             if track.id is not None and track.face is not None and track.last_seen == frame:
                 track.face.track_id = track.id
             alive[obj] = track
-        ended = [t for obj, t in self._tracks.items() if obj not in alive]
+        merged_away = self._merged_away
+        ended = [t for obj, t in self._tracks.items() if obj not in alive and obj not in lost and id(t) not in merged_away]
+        ended += [t for obj, t in self._lost.items() if obj not in alive and obj not in lost]
+        ended = cut_ended + ended
         for track in ended:
             track.close()
-        self._tracks = alive
+        self._tracks, self._lost = alive, lost
+        self._merged_away = set()
         shown = [f for f in faces or [] if f.score >= self.strong_score or id(f) in supported]
         return TrackerStep(active=list(alive.values()), started=started, ended=ended, shown=shown)
 
     def finish(self) -> list[Track]:
         """End every track (end of the video); returns them."""
-        ended = list(self._tracks.values())
+        ended = list(self._tracks.values()) + list(self._lost.values())
         for track in ended:
             track.close()
-        self._tracks = {}
+        self._tracks, self._lost = {}, {}
         return ended
+
+    def _absorb_merged(self, objects: list) -> None:
+        """norfair merged a new (initializing) object into an old one and removed it, handing it
+        the new one's latest detection: move the new track's votes into the old track."""
+        by_detection = {id(o.last_detection): o for o in objects}
+        present = set(map(id, objects))
+        self._merged_away = set()
+        for obj, track in list(self._tracks.items()):
+            if id(obj) in present:
+                continue  # (a merged object may have just ended its initialization: not checked)
+            target = by_detection.get(id(obj.last_detection))
+            old = self._track_of(target) if target is not None else None
+            if old is None or old is track:
+                continue
+            old.absorb(track)
+            self._merged_away.add(id(track))
 
     def carried_faces(self, time_s: float) -> list[Face]:
         """Faces of the tracks not detected at ``time_s`` but within the last ``detect_every``

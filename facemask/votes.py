@@ -78,6 +78,15 @@ class VoteState:
             self.incorrect_balance = _clamp(self.incorrect_balance + (1 if vote == INCORRECT else -1), cap)
         return vote
 
+    def merge(self, other: "VoteState") -> None:
+        """Add the ballots of ``other`` (the same person's broken-off track), as if cast after ours."""
+        for key, n in other.counts.items():
+            self.counts[key] += n
+        self.prob_sum += other.prob_sum
+        cap = self.rule.cap
+        self.balance = _clamp(self.balance + other.balance, cap)
+        self.incorrect_balance = _clamp(self.incorrect_balance + other.incorrect_balance, cap)
+
     @property
     def decision(self) -> str:
         if self.balance >= self.rule.min_votes:
