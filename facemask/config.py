@@ -79,6 +79,10 @@ class FiltersConfig(Section):
     # A face box closer than this (px) to the frame border is cut off by it: half a face (often
     # just a forehead or a chin) is no evidence of a mask either way. 0 disables.
     edge_margin: int = Field(2, ge=0, le=4096)
+    # Classify only whole faces: a box whose shape or landmarks say it holds part of a face (eyes
+    # and forehead, chin and mask), a hand, a bag or a chest is tracked but does not vote
+    # (facemask.faces_quality).
+    whole_face: bool = True
     # Static faces (posters, paintings, mannequins): a track followed for ``static_after_frames``
     # frames whose box centre stayed within ``static_max_motion`` face sizes and whose first box
     # region mostly kept its look (mean grey-level change <= ``static_max_change`` on at least
@@ -140,7 +144,6 @@ class TrackerConfig(Section):
     reid_distance_threshold: float = Field(0.35, gt=0.0, le=1.0)
     reid_max_jump: float = Field(3.0, gt=0.0)
     reid_embedding: Literal["head_shoulders", "face"] = "head_shoulders"
-
 
     @model_validator(mode="after")
     def _counters(self) -> "TrackerConfig":

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from .config import FiltersConfig, Margins
+from .faces_quality import is_whole_face
 from .types import Face
 
 TOO_SMALL = "too_small"
@@ -16,6 +17,7 @@ NOT_FRONTAL = "not_frontal"
 AT_EDGE = "at_edge"
 LOW_SCORE = "low_score"  # below the detector's classify_score, or a weak face kept by a track
 UNCERTAIN = "uncertain"  # photos: labelled, but the label's probability is below images.low_confidence
+NOT_WHOLE_FACE = "not_whole_face"  # box shape / landmarks: part of a face, a hand, a bag (faces_quality)
 
 
 def detection_area(margins: Margins, width: int, height: int) -> tuple[float, float, float, float]:
@@ -67,6 +69,8 @@ def apply_filters(faces: list[Face], cfg: FiltersConfig, width: int, height: int
             face.skip_reason = AT_EDGE
         elif face.score < face_min:
             face.skip_reason = LOW_SCORE
+        elif cfg.whole_face and not is_whole_face(face):
+            face.skip_reason = NOT_WHOLE_FACE
         elif cfg.frontal_only and not is_frontal(face):
             face.skip_reason = NOT_FRONTAL
         else:
