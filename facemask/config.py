@@ -176,7 +176,7 @@ class StatsConfig(Section):
     min_track_frames: int = Field(5, ge=1)  # a track spanning fewer frames is not a person
     # A track is a person only once its face was judged: classified (a vote or an abstention) on at
     # least this many frames, or decided. Others are reported as face_not_seen. 0: every track.
-    min_classified_frames: int = Field(3, ge=0)
+    min_classified_frames: int = Field(2, ge=0)
     interval_s: float = Field(10.0, gt=0.0)  # time series bucket, seconds of video time
     snapshot_intervals: int = Field(360, ge=1)  # intervals returned by a live snapshot
     # Memory bounds for long runs: rows of ended people kept for the people CSV (the newest),
