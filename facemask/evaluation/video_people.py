@@ -48,18 +48,17 @@ def pct(part: int, whole: int) -> float | None:
 def run_clip(cfg: Config, path: Path, max_frames: int | None = None, reports: Path | None = None) -> dict:
     """Count people on one clip with the public session API; returns summary() plus timing.
     ``reports``: also write the session's reports (summary JSON, one CSV row per track) there."""
-    from ..io.sources import VideoSource
+    from ..io.sources import VideoFileSource
     from ..video import VideoSession
 
-    source = VideoSource(str(path))
-    session = VideoSession(cfg, source.info.fps)
     n = 0
     t0 = time.perf_counter()
-    with source:
+    with VideoFileSource(str(path)) as source:
+        session = VideoSession(cfg, source.info.fps)
         for frame in source:
             if max_frames is not None and n >= max_frames:
                 break
-            _process(session, frame, n, source.info.fps)
+            session.process(frame)  # a Frame: its time_s drives the session
             n += 1
     session.finish()
     if reports is not None:
@@ -68,11 +67,6 @@ def run_clip(cfg: Config, path: Path, max_frames: int | None = None, reports: Pa
     out = dict(session.summary())
     out.update(frames=n, seconds=round(time.perf_counter() - t0, 2))
     return out
-
-
-def _process(session, frame, index: int, fps: float):
-    """One frame through the session (frame index; a time stamp where the session takes one)."""
-    return session.process(frame, index)
 
 
 def score_clip(name: str, clip: dict, got: dict) -> dict:
