@@ -308,7 +308,8 @@ class FaceTracker:
             # The Kalman filter predicts over the skipped ticks and the hit counters age by them,
             # but ticks nobody looked at cannot end a track: one whose counter ran out in the gap
             # gets this frame's detections to be found again, and ends if it is not.
-            counters = {obj: obj.hit_counter for obj in self._norfair.tracked_objects}
+            # (dead objects kept for re-identification stay dead)
+            counters = {obj: obj.hit_counter for obj in self._norfair.tracked_objects if obj.hit_counter_is_positive}
             for obj in counters:
                 obj.hit_counter = gap + 1
             for _ in range(gap):
