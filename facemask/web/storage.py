@@ -324,6 +324,73 @@ class Store:
             for r in rows
         ]
 
+    # ------------------------------------------------------------ broker (facemask/broker/aggregate.py)
+    # Additive: events by their own id, once (a redelivered message is not stored twice), and the
+    # latest counters of each camera run, whichever worker ran it (a camera's totals are their sum).
+
+    def _broker_schema(self) -> None:
+        if getattr(self, "_broker_ready", False):
+            return
+        with self._lock, self._db:
+            self._db.executescript(_BROKER_SCHEMA)
+        self._broker_ready = True
+
+    def add_events_idempotent(self, camera: str, events: list[dict[str, Any]], ts: float | None = None) -> int:
+        """Like :meth:`add_events`; an event whose ``id`` is stored already is skipped. Returns
+        the number of events stored."""
+        self._broker_schema()
+        now = time.time() if ts is None else ts
+        rows = [(camera, now, *_event_fields(e), json.dumps(e, default=_jsonable, separators=(",", ":"))) for e in events]
+        with self._lock, self._db:
+            before = self._db.total_changes
+            self._db.executemany(
+                "INSERT OR IGNORE INTO events (camera, ts, kind, track_id, label, data) VALUES (?, ?, ?, ?, ?, ?)", rows
+            )
+            return self._db.total_changes - before
+
+    def set_run_counters(self, camera: str, run: str, worker: str, seq: int, counters: dict[str, int],
+                         ts: float | None = None) -> None:
+        """The counters of one camera run (kept when ``seq`` is newer than the stored one)."""
+        self._broker_schema()
+        row = (camera, run, worker, int(seq), time.time() if ts is None else ts,
+               json.dumps({c: int(counters.get(c, 0)) for c in COUNTERS}))
+        with self._lock, self._db:
+            self._db.execute(
+                "INSERT INTO runs (camera, run, worker, seq, ts, counters) VALUES (?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (camera, run) DO UPDATE SET worker = excluded.worker, seq = excluded.seq, "
+                "ts = excluded.ts, counters = excluded.counters WHERE excluded.seq > runs.seq", row)
+
+    def runs(self, camera: str | None = None) -> list[dict[str, Any]]:
+        """Camera runs, oldest first: camera, run, worker, seq, ts, counters."""
+        self._broker_schema()
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT * FROM runs" + (" WHERE camera = ?" if camera else "") + " ORDER BY ts",
+                (camera,) if camera else ()).fetchall()
+        return [{**dict(r), "counters": json.loads(r["counters"])} for r in rows]
+
+    def run_totals(self, camera: str) -> dict[str, int]:
+        """A camera's counters summed over its runs."""
+        totals = {c: 0 for c in COUNTERS}
+        for r in self.runs(camera):
+            for c in COUNTERS:
+                totals[c] += int(r["counters"].get(c, 0))
+        return totals
+
+
+_BROKER_SCHEMA = """
+CREATE UNIQUE INDEX IF NOT EXISTS events_event_id ON events (json_extract(data, '$.id'));
+CREATE TABLE IF NOT EXISTS runs (
+    camera TEXT NOT NULL,
+    run TEXT NOT NULL,
+    worker TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    ts REAL NOT NULL,
+    counters TEXT NOT NULL,
+    PRIMARY KEY (camera, run)
+);
+"""
+
 
 def _jsonable(value: Any) -> Any:
     """numpy scalars and arrays in session events."""
