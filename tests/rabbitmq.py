@@ -74,7 +74,11 @@ class RabbitServer:
         raise RuntimeError(f"rabbitmq-server not ready after {timeout:.0f} s; see {self.base / 'server.out'}")
 
     def ready(self) -> bool:
+        import logging
+
         import pika
+
+        logging.getLogger("pika").setLevel(logging.CRITICAL)  # refused connections while it starts
 
         try:
             conn = pika.BlockingConnection(pika.URLParameters(self.url + "?socket_timeout=2&connection_attempts=1"))

@@ -223,6 +223,22 @@ def test_broker_restart_everyone_reconnects_nothing_lost(cluster):
     assert len(stored) == len(set(stored))
 
 
+def test_camera_update_and_remove_are_messages(cluster):
+    wait_for(lambda: cluster.all_running(CAMERAS), 180, "4 cameras running")
+    others = {cam: runs[-1][0] for cam, runs in cluster.runs().items() if cam != "c4"}
+    old = {run for run, _, _ in cluster.runs()["c4"]}
+    url = cluster.broker.url
+    updated = facemask_cli("camera", "update", "c4", "--set", "detector.max_side=256", "--broker", url, timeout=120)
+    assert "applied by worker" in updated.stdout, updated.stdout + updated.stderr
+    wait_for(lambda: any(r not in old for r, _, _ in cluster.runs()["c4"]), 120, "c4 running with its new config")
+    removed = facemask_cli("camera", "remove", "c4", "--broker", url, timeout=120)
+    assert "applied by worker" in removed.stdout, removed.stdout + removed.stderr
+    listed = json.loads(facemask_cli("camera", "list", "--broker", url, timeout=120).stdout)
+    assert sorted(c["name"] for w in listed["workers"] for c in w["cameras"]) == ["c1", "c2", "c3"]
+    assert listed["waiting"] == 0
+    assert {cam: runs[-1][0] for cam, runs in cluster.runs().items() if cam != "c4"} == others  # not restarted
+
+
 def test_image_folder_on_two_workers_same_results_as_one_process(broker, tmp_path):
     images = tmp_path / "images"
     images.mkdir()
@@ -240,6 +256,8 @@ def test_image_folder_on_two_workers_same_results_as_one_process(broker, tmp_pat
             conn = pika.BlockingConnection(pika.URLParameters(broker.url))
             try:
                 return conn.channel().queue_declare("facemask.tasks", durable=True, passive=True).method.consumer_count
+            except pika.exceptions.ChannelClosedByBroker:  # not declared yet
+                return 0
             finally:
                 conn.close()
 
