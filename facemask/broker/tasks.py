@@ -111,17 +111,16 @@ def run_task(task: dict) -> dict:
 
 
 class TaskRun:
-    """One task on a worker thread; ``done`` once its result is confirmed (``ok``) or it failed."""
+    """One delivered task; ``run()`` on a task thread sets ``ok`` once its result is confirmed.
+    The worker acknowledges it then (``done``), or rejects it when it failed."""
 
     def __init__(self, worker: Any, tag: int, redelivered: bool, body: bytes):
         self.worker, self.tag, self.redelivered, self.body = worker, tag, redelivered, body
         self.done = threading.Event()
         self.ok = False
+        self.channel = self.connection = None
 
-    def start(self) -> None:
-        threading.Thread(target=self._run, name="task", daemon=True).start()
-
-    def _run(self) -> None:
+    def run(self) -> None:
         try:
             task = json.loads(self.body)
             result = run_task(task)
@@ -133,8 +132,6 @@ class TaskRun:
             log.info("task %s/%s: %d image(s) done", task["job"], task["task"], len(result["rows"]))
         except Exception as exc:  # a bad task must not kill the worker
             log.error("task failed: %s", exc)
-        finally:
-            self.done.set()
 
 
 # ---------------------------------------------------------------- submit

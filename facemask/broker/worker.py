@@ -19,6 +19,7 @@ import argparse
 import json
 import logging
 import os
+import queue
 import signal
 import socket
 import threading
@@ -153,7 +154,8 @@ class Worker:
         self.name = name or f"{socket.gethostname()}-{os.getpid()}"
         self.cameras: dict[str, CameraRun] = {}
         self.superseded: dict[str, int] = {}  # camera -> newest version a control message named
-        self.tasks: list[Any] = []
+        self.tasks: list[Any] = []  # delivered, not yet acknowledged
+        self._task_queue: queue.Queue | None = None
         self._events_log = open(events_log, "a", buffering=1, encoding="utf-8") if events_log else None
         self._log_lock = threading.Lock()
         self.publisher: Publisher | None = None
@@ -218,29 +220,32 @@ class Worker:
         if self.task_slots > 0:
             tch = conn.channel()
             tch.basic_qos(prefetch_count=self.task_slots)
-            tch.basic_consume(self.names.tasks, lambda c, m, p, body: self._on_task(c, m, body))
+            task_tag = tch.basic_consume(self.names.tasks, lambda c, m, p, body: self._on_task(c, m, body))
         log.info("worker %s: ready (capacity %d cameras, %d task slot(s)) on %s", self.name, self.capacity,
                  self.task_slots, redact_url(self.url))
         print(f"facemask worker {self.name}: ready", flush=True)
         while not stop.is_set():
             conn.process_data_events(time_limit=0.5)
-            self._reap(ch, tch)
+            self._reap(ch)
+        if tch is not None:  # stopping: no new task; the running ones finish and are acknowledged
+            tch.basic_cancel(task_tag)
+            while self._task_queue is not None and not self._task_queue.empty():
+                try:
+                    self.tasks.remove(self._task_queue.get_nowait())  # not started: back to the queue
+                except (queue.Empty, ValueError):
+                    pass
+            deadline = time.monotonic() + 300
+            while self.tasks and time.monotonic() < deadline:
+                conn.process_data_events(time_limit=0.2)
 
-    def _reap(self, ch, tch) -> None:
-        """Acknowledge what finished: cameras that ended, tasks whose result was confirmed."""
+    def _reap(self, ch, tch=None) -> None:
+        """Acknowledge the cameras that ended (tasks acknowledge themselves, see _task_done)."""
         for name, run in list(self.cameras.items()):
             if run.finished.is_set() and not run.stop.is_set():
                 del self.cameras[name]
                 if run.ended:
                     log.info("camera %s: the video ended, assignment done", name)
                 ch.basic_ack(run.tag)
-        for task in list(self.tasks):
-            if task.done.is_set():
-                self.tasks.remove(task)
-                if task.ok:
-                    tch.basic_ack(task.tag)
-                else:
-                    tch.basic_nack(task.tag, requeue=not task.redelivered)  # a second failure drops it
 
     def _stop_all(self) -> None:
         runs, self.cameras = list(self.cameras.values()), {}
@@ -248,9 +253,7 @@ class Worker:
             run.stop.set()
         for run in runs:
             run.close()
-        for task in self.tasks:
-            task.done.wait(60)
-        self.tasks = []
+        self.tasks = []  # unacknowledged tasks go back to the queue with the connection
 
     # ------------------------------------------------------------ cameras
 
@@ -314,8 +317,34 @@ class Worker:
         from .tasks import TaskRun
 
         task = TaskRun(self, method.delivery_tag, bool(method.redelivered), body)
+        task.channel, task.connection = ch, ch.connection
         self.tasks.append(task)
-        task.start()
+        if self._task_queue is None:  # task_slots threads, each keeping its pipeline between tasks
+            self._task_queue = queue.Queue()
+            for i in range(self.task_slots):
+                threading.Thread(target=self._task_loop, name=f"task-{i}", daemon=True).start()
+        self._task_queue.put(task)
+
+    def _task_loop(self) -> None:
+        while True:
+            task = self._task_queue.get()
+            task.run()
+            try:  # acknowledge on the connection's own thread, now (not at the next poll)
+                task.connection.add_callback_threadsafe(lambda t=task: self._task_done(t))
+            except Exception:  # that connection is gone: the broker hands the task out again
+                task.done.set()
+
+    def _task_done(self, task) -> None:
+        try:
+            if task.channel.is_open:
+                if task.ok:
+                    task.channel.basic_ack(task.tag)
+                else:  # a second failure drops it
+                    task.channel.basic_nack(task.tag, requeue=not task.redelivered)
+        finally:
+            if task in self.tasks:
+                self.tasks.remove(task)
+            task.done.set()
 
 
 def main(argv: list[str] | None = None) -> int:
