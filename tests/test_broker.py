@@ -21,8 +21,6 @@ import pytest
 from .conftest import KAGGLE, REPO, VIDEOS
 from .rabbitmq import RabbitServer, find_tool
 
-pytestmark = pytest.mark.skipif(find_tool("rabbitmq-server") is None,
-                                reason="rabbitmq-server is not installed (apt-get install rabbitmq-server)")
 
 CLIPS = [VIDEOS / "mask_putting_on_4people_diazoniclabs.mp4", VIDEOS / "pedestrians_toward_camera_360p.mp4"]
 CHEAP = ["--set", "detector.max_side=320", "--set", "broker.stats_interval_s=0.5",
@@ -62,6 +60,8 @@ def facemask_cli(*args: str, timeout: float = 300) -> subprocess.CompletedProces
 
 @pytest.fixture(scope="module")
 def broker(tmp_path_factory):
+    if find_tool("rabbitmq-server") is None:
+        pytest.skip("rabbitmq-server is not installed (make rabbitmq)")
     server = RabbitServer(tmp_path_factory.mktemp("rabbitmq"))
     server.start()
     yield server
@@ -144,6 +144,26 @@ def cluster(broker, tmp_path_factory):
 def current_workers(c: Cluster) -> dict[str, str]:
     """camera -> the worker of its latest run."""
     return {cam: runs[-1][1] for cam, runs in c.runs().items()}
+
+
+def test_broker_url_credentials_from_env_or_file(tmp_path, monkeypatch):
+    from facemask.broker.connection import broker_url, redact_url
+    from facemask.config import BrokerConfig
+    from facemask.errors import ConfigError
+
+    for var in ("FACEMASK_BROKER_URL", "FACEMASK_BROKER_USER", "FACEMASK_BROKER_PASSWORD", "FACEMASK_BROKER_CREDENTIALS"):
+        monkeypatch.delenv(var, raising=False)
+    secret = tmp_path / "broker.secret"
+    secret.write_text("cams:p@ss:w/rd\n")
+    cfg = BrokerConfig(url="amqp://rabbit.local:5672/%2F", credentials_file=str(secret))
+    url = broker_url(cfg)
+    assert url == "amqp://cams:p%40ss%3Aw%2Frd@rabbit.local:5672/%2F"
+    assert redact_url(url) == "amqp://rabbit.local:5672/%2F"
+    monkeypatch.setenv("FACEMASK_BROKER_USER", "env")
+    monkeypatch.setenv("FACEMASK_BROKER_PASSWORD", "pw")
+    assert broker_url(cfg, "amqp://other:5673/v") == "amqp://env:pw@other:5673/v"
+    with pytest.raises(ConfigError):
+        broker_url(cfg, "http://not-amqp/")
 
 
 def test_four_cameras_on_three_workers_each_on_one(cluster):
