@@ -194,7 +194,8 @@ class Worker:
                                 self.name, type(exc).__name__)
                 finally:
                     self._stop_all()  # before the connection closes: final samples go out first
-                    self.publisher.flush(10.0)
+                    if stop.is_set():
+                        self.publisher.flush(10.0)  # else they wait in the buffer for the broker
                     try:
                         conn.close()
                     except Exception:
