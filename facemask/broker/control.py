@@ -6,9 +6,9 @@ config for this camera (e.g. ``detector.max_side=320``).
 
 * ``add NAME=SOURCE``: publishes the message; a worker with room takes it.
 * ``remove NAME`` / ``update NAME [--source ...] [--set ...]``: a control message on the fanout
-  exchange reaches every worker; the one running the camera stops it and acknowledges its message
-  (``update``: after publishing the changed one, confirmed, so the camera is never lost) and
-  replies. When no worker runs it (it waits in the queue), the command takes the waiting
+  exchange reaches every worker; the one running the camera replies, stops it and acknowledges
+  its message (``update``: after publishing the changed one, confirmed, so the camera is never
+  lost). When no worker runs it (it waits in the queue), the command takes the waiting
   messages, drops or replaces the camera's own and hands the others back. Workers remember the
   version, so a stale copy of the camera delivered later is dropped.
 * ``list``: every worker replies with its cameras; the queue tells how many wait.
@@ -56,7 +56,7 @@ class Control:
         self.ch.basic_publish("", self.names.cameras, json.dumps(item).encode(),
                               persistent(f"{item['camera']['name']}-{item['version']}"), mandatory=True)
 
-    def _broadcast(self, msg: dict, wait_s: float, until_one: bool) -> list[dict]:
+    def _broadcast(self, msg: dict, wait_s: float, until_one: bool, until: int | None = None) -> list[dict]:
         reply = self.ch.queue_declare("", exclusive=True, auto_delete=True).method.queue
         msg = {**msg, "reply_to": reply, "id": uuid.uuid4().hex}
         self.ch.basic_publish(self.names.control, "", json.dumps(msg).encode(), persistent(msg["id"]))
@@ -65,20 +65,20 @@ class Control:
         for method, props, body in self.ch.consume(reply, auto_ack=True, inactivity_timeout=0.2):
             if method is not None:
                 replies.append(json.loads(body))
-                if until_one:
+                if until_one or (until is not None and sum(r.get("capacity", 0) > 0 for r in replies) >= until):
                     break
             if time.monotonic() > deadline:
                 break
         self.ch.cancel()
         return replies
 
-    def change(self, op: str, name: str, changes: dict | None = None, wait_s: float = 5.0) -> str:
-        """Remove or update camera ``name``; says who applied it."""
+    def change(self, op: str, name: str, changes: dict | None = None, wait_s: float = 10.0) -> str:
+        """Remove or update camera ``name``; says which worker took it."""
         version = time.time_ns()
         msg: dict[str, Any] = {"op": op, "camera": name, "version": version, "changes": changes or {}}
         replies = self._broadcast(msg, wait_s, until_one=True)
         if replies:
-            return f"camera {name}: {op} applied by worker {replies[0]['worker']}"
+            return f"camera {name}: {op} taken by worker {replies[0]['worker']}"
         # Nobody runs it: take the waiting messages, drop / replace the camera's, hand the rest back.
         found = 0
         while True:
@@ -102,8 +102,12 @@ class Control:
             return f"camera {name}: {op} applied to its waiting message"
         return f"camera {name}: no worker runs it and none waits for it (nothing to {op})"
 
-    def list(self, wait_s: float = 2.0) -> dict:
-        replies = self._broadcast({"op": "list"}, wait_s, until_one=False)
+    def list(self, wait_s: float = 15.0) -> dict:
+        """Every worker's cameras: waits for as many camera workers as consume the camera queue
+        (task-only workers that answer by then are listed too)."""
+        q = self.ch.queue_declare(self.names.cameras, durable=True, passive=True).method
+        replies = self._broadcast({"op": "list"}, wait_s if q.consumer_count else 2.0, until_one=False,
+                                  until=q.consumer_count)
         waiting = self.ch.queue_declare(self.names.cameras, durable=True, passive=True).method.message_count
         return {"workers": replies, "waiting": waiting}
 

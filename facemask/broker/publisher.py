@@ -40,10 +40,11 @@ def encode(obj: Any) -> bytes:
 
 class Publisher:
     def __init__(self, url: str, cfg: BrokerConfig, name: str = "facemask-publisher",
-                 on_confirm: Callable[[Message], None] | None = None):
+                 on_confirm: Callable[[Message], None] | None = None,
+                 on_send: Callable[[Message], None] | None = None):
         self.url, self.cfg, self.name = url, cfg, name
         self.names = Names.of(cfg)
-        self.on_confirm = on_confirm
+        self.on_confirm, self.on_send = on_confirm, on_send
         self._pending: collections.deque[Message] = collections.deque()
         self._latest: dict[str, Message] = {}  # transient, newest per routing key
         self._cond = threading.Condition()
@@ -141,6 +142,8 @@ class Publisher:
                         continue
                     if durable:
                         props = persistent(msg.message_id, msg.content_type)
+                        if self.on_send is not None:
+                            self.on_send(msg)
                         try:
                             ch.basic_publish(msg.exchange, msg.routing_key, msg.body, props, mandatory=True)
                         except pika.exceptions.UnroutableError:

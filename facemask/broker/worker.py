@@ -162,18 +162,23 @@ class Worker:
 
     # ------------------------------------------------------------ confirmations
 
-    def _on_confirm(self, msg: Message) -> None:
+    def _audit(self, what: str, msg: Message) -> None:
+        """``--events-log``: "sent ID" before an event goes out, "confirmed ID" once the broker has it."""
         meta = msg.meta
-        if isinstance(meta, threading.Event):
-            meta.set()
-        elif self._events_log is not None and isinstance(meta, tuple) and meta[0] == "event":
+        if self._events_log is not None and isinstance(meta, tuple) and meta[0] == "event":
             with self._log_lock:
-                self._events_log.write(meta[1] + "\n")
+                self._events_log.write(f"{what} {meta[1]}\n")
+
+    def _on_confirm(self, msg: Message) -> None:
+        if isinstance(msg.meta, threading.Event):
+            msg.meta.set()
+        self._audit("confirmed", msg)
 
     # ------------------------------------------------------------ the loop
 
     def run(self, stop: threading.Event) -> None:
-        self.publisher = Publisher(self.url, self.cfg.broker, f"{self.name}-publish", on_confirm=self._on_confirm)
+        self.publisher = Publisher(self.url, self.cfg.broker, f"{self.name}-publish", on_confirm=self._on_confirm,
+                                   on_send=lambda m: self._audit("sent", m))
         errors = connection_errors()
         backoff = Backoff(self.cfg.broker.reconnect_max_s)
         try:
@@ -299,6 +304,8 @@ class Worker:
         if run is None or run.version >= version or op not in ("remove", "update"):
             return
         log.info("camera %s: %s (version %d)", name, op, version)
+        if msg.get("reply_to"):  # at once: stopping the camera can take a moment
+            self.publisher.publish(msg["reply_to"], {"camera": name, "op": op, "worker": self.name}, exchange="")
         del self.cameras[name]
         run.close()
         if op == "update":  # the new assignment is durable before the old one goes
@@ -309,8 +316,6 @@ class Worker:
                                    message_id=f"{name}-{version}")
             confirmed.wait(30)
         ch.basic_ack(run.tag)
-        if msg.get("reply_to"):
-            self.publisher.publish(msg["reply_to"], {"camera": name, "op": op, "worker": self.name}, exchange="")
 
     # ------------------------------------------------------------ image tasks
 
@@ -360,7 +365,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--capacity", type=int, help="cameras this worker may run (default: broker.capacity)")
     p.add_argument("--task-slots", type=int, help="image tasks run at a time (default: broker.task_slots)")
     p.add_argument("--name", help="worker name in events and logs (default: host-pid)")
-    p.add_argument("--events-log", help="append the id of every event the broker confirmed (an audit trail)")
+    p.add_argument("--events-log", help="audit trail: 'sent ID' before each event goes out, 'confirmed ID' once the broker has it")
     args = p.parse_args(argv)
 
     def body() -> int:
