@@ -139,8 +139,6 @@ class TaskRun:
 def submit(cfg: Config, url: str, in_dir: Path, out_path: Path, recursive: bool = False,
            task_images: int | None = None, timeout_s: float | None = None, progress: bool = True) -> dict:
     """Split ``in_dir`` into tasks, wait for every result, write ``out_path``; a summary dict."""
-    import pika
-
     from ..io.sinks import JsonlWriter, check_output
     from ..io.sources import list_images
 
@@ -216,7 +214,6 @@ def submit(cfg: Config, url: str, in_dir: Path, out_path: Path, recursive: bool 
     writer.close()
     for line in failed:
         log.warning("%s (skipped)", line)
-    del pika
     elapsed = time.monotonic() - started
     images = sum(len(r["rows"]) for r in results.values())
     return {"job": job, "images": images, "failed": len(failed), "tasks": len(chunks), "workers": workers,
