@@ -127,7 +127,7 @@ def failovers(url: str, runs: int, tmp: Path) -> list[float]:
             workers[victim].send_signal(signal.SIGKILL)
             killed = time.time()
             workers[victim].wait()
-            sample = next_sample(lambda m: m["run"] != run and m["worker"] != victim)
+            sample = next_sample(lambda m, run=run, victim=victim: m["run"] != run and m["worker"] != victim)
             times.append(sample["ts"] - killed)
             print(f"  failover {i + 1}: {victim} -> {sample['worker']} in {times[-1]:.2f} s", flush=True)
             start(victim)  # back to two workers

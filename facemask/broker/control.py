@@ -62,7 +62,7 @@ class Control:
         self.ch.basic_publish(self.names.control, "", json.dumps(msg).encode(), persistent(msg["id"]))
         replies: list[dict] = []
         deadline = time.monotonic() + wait_s
-        for method, props, body in self.ch.consume(reply, auto_ack=True, inactivity_timeout=0.2):
+        for method, _props, body in self.ch.consume(reply, auto_ack=True, inactivity_timeout=0.2):
             if method is not None:
                 replies.append(json.loads(body))
                 if until_one or (until is not None and sum(r.get("capacity", 0) > 0 for r in replies) >= until):

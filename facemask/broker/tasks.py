@@ -176,7 +176,7 @@ def submit(cfg: Config, url: str, in_dir: Path, out_path: Path, recursive: bool 
                 published += 1
             if progress:
                 print(f"submit {job}: {len(files)} image(s) in {len(chunks)} task(s) on {redact_url(url)}", flush=True)
-            for method, props, body in ch.consume(reply, inactivity_timeout=1.0):
+            for method, _props, body in ch.consume(reply, inactivity_timeout=1.0):
                 if method is not None:
                     result = json.loads(body)
                     if result["task"] not in results:
@@ -195,7 +195,8 @@ def submit(cfg: Config, url: str, in_dir: Path, out_path: Path, recursive: bool 
         except errors as exc:
             log.warning("submit: broker connection lost (%s), reconnecting", type(exc).__name__)
             try:
-                conn.close()
+                if conn is not None:
+                    conn.close()
             except Exception:
                 pass
             time.sleep(backoff.next())
@@ -215,9 +216,9 @@ def submit(cfg: Config, url: str, in_dir: Path, out_path: Path, recursive: bool 
     for line in failed:
         log.warning("%s (skipped)", line)
     elapsed = time.monotonic() - started
-    images = sum(len(r["rows"]) for r in results.values())
-    return {"job": job, "images": images, "failed": len(failed), "tasks": len(chunks), "workers": workers,
-            "elapsed_s": elapsed, "images/s": images / elapsed if elapsed > 0 else 0.0, "jsonl": str(out_path)}
+    done = sum(len(r["rows"]) for r in results.values())
+    return {"job": job, "images": done, "failed": len(failed), "tasks": len(chunks), "workers": workers,
+            "elapsed_s": elapsed, "images/s": done / elapsed if elapsed > 0 else 0.0, "jsonl": str(out_path)}
 
 
 def main(argv: list[str] | None = None) -> int:

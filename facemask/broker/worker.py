@@ -113,10 +113,17 @@ class CameraRun:
                     self.stop.wait(delay)
                     continue
                 session = VideoSession(self.cfg, source.info.fps, pipeline=pipeline, camera=self.name)
-                sink = BrokerSink(self.worker.publisher, self.name, self.worker.name, session.ids.run,
-                                  lambda s=session: s.summary() or None, b.stats_interval_s, b.frame_interval_s,
-                                  b.frame_max_side, self.cfg.output.jpeg_quality,
-                                  extra=lambda src=source: {"source_fps": src.info.fps})
+                fps = source.info.fps
+
+                def counters(s: VideoSession = session) -> dict | None:
+                    return s.summary() or None
+
+                def extra(fps: float = fps) -> dict:
+                    return {"source_fps": fps}
+
+                sink = BrokerSink(self.worker.publisher, self.name, self.worker.name, session.ids.run, counters,
+                                  b.stats_interval_s, b.frame_interval_s, b.frame_max_side, self.cfg.output.jpeg_quality,
+                                  extra=extra)
                 sinks: list[Any] = [sink]
                 if self.cam.max_fps > 0:
                     sinks.append(_Throttle(self.cam.max_fps, self.stop))
@@ -158,7 +165,7 @@ class Worker:
         self._task_queue: queue.Queue | None = None
         self._events_log = open(events_log, "a", buffering=1, encoding="utf-8") if events_log else None
         self._log_lock = threading.Lock()
-        self.publisher: Publisher | None = None
+        self.publisher: Publisher  # made by run()
 
     # ------------------------------------------------------------ confirmations
 
@@ -328,12 +335,12 @@ class Worker:
         if self._task_queue is None:  # task_slots threads, each keeping its pipeline between tasks
             self._task_queue = queue.Queue()
             for i in range(self.task_slots):
-                threading.Thread(target=self._task_loop, name=f"task-{i}", daemon=True).start()
+                threading.Thread(target=self._task_loop, args=(self._task_queue,), name=f"task-{i}", daemon=True).start()
         self._task_queue.put(task)
 
-    def _task_loop(self) -> None:
+    def _task_loop(self, tasks: queue.Queue) -> None:
         while True:
-            task = self._task_queue.get()
+            task = tasks.get()
             task.run()
             try:  # acknowledge on the connection's own thread, now (not at the next poll)
                 task.connection.add_callback_threadsafe(lambda t=task: self._task_done(t))
