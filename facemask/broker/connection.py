@@ -32,8 +32,8 @@ CREDENTIALS_ENV = "FACEMASK_BROKER_CREDENTIALS"
 def _pika():
     try:
         import pika
-    except ImportError:  # pragma: no cover - pika is in requirements.txt
-        raise ConfigError("the broker commands need pika: pip install -r requirements.txt") from None
+    except ImportError:  # pragma: no cover - the [broker] extra
+        raise ConfigError("the broker commands need pika: pip install 'facemask[broker]'") from None
     return pika
 
 
