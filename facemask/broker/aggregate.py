@@ -42,7 +42,7 @@ class Aggregator:
         self._remote = RemoteCamera
         self._by_name = {c.name: c for c in self.cameras}
         self._sampled: dict[str, float] = {}
-        self.stored_events = self.duplicate_events = self.samples = 0
+        self.stored_events = self.samples = 0
         self.connected = threading.Event()
         for name in sorted({r["camera"] for r in store.runs()}):
             self.camera(name)
@@ -61,10 +61,9 @@ class Aggregator:
         msg = json.loads(body)
         camera = str(msg["camera"])
         if msg.get("type") == "event":
-            if self.store.add_events_idempotent(camera, [msg["event"]]):
-                self.stored_events += 1
-            else:
-                self.duplicate_events += 1
+            if not self.store.add_events_idempotent(camera, [msg["event"]]):
+                raise RuntimeError("the database cannot be written")
+            self.stored_events += 1
             self.camera(camera)
         elif msg.get("type") == "stats":
             self.samples += 1
@@ -85,6 +84,10 @@ class Aggregator:
             self.handle(body)
         except (ValueError, KeyError, TypeError) as exc:
             log.error("aggregate: invalid message dropped (%s)", exc)
+        except RuntimeError as exc:  # not stored: the broker keeps it and hands it out again
+            log.warning("aggregate: %s", exc)
+            ch.basic_nack(method.delivery_tag, requeue=True)
+            return
         ch.basic_ack(method.delivery_tag)  # after the commit: a crash before it redelivers
 
     def _on_frame(self, ch, method, props, body: bytes) -> None:

@@ -325,48 +325,42 @@ class Store:
         ]
 
     # ------------------------------------------------------------ broker (facemask/broker/aggregate.py)
-    # Additive: events by their own id, once (a redelivered message is not stored twice), and the
-    # latest counters of each camera run, whichever worker ran it (a camera's totals are their sum).
+    # Additive: the latest counters of each camera run, whichever worker ran it (a camera's totals
+    # are their sum), on a connection of their own. Events go through add_events (once per id).
 
-    def _broker_schema(self) -> None:
-        if getattr(self, "_broker_ready", False):
-            return
-        with self._lock, self._db:
-            self._db.executescript(_BROKER_SCHEMA)
-        self._broker_ready = True
+    def _runs_db(self) -> sqlite3.Connection:
+        db = getattr(self, "_broker_db", None)
+        if db is None:
+            db = self._broker_db = _connect(self.path, 30.0)
+            self._broker_lock = threading.Lock()
+            db.executescript(_BROKER_SCHEMA)
+        return db
 
-    def add_events_idempotent(self, camera: str, events: list[dict[str, Any]], ts: float | None = None) -> int:
-        """Like :meth:`add_events`; an event whose ``id`` is stored already is skipped. Returns
-        the number of events stored."""
-        self._broker_schema()
-        now = time.time() if ts is None else ts
-        rows = [(camera, now, *_event_fields(e), json.dumps(e, default=_jsonable, separators=(",", ":"))) for e in events]
-        with self._lock, self._db:
-            before = self._db.total_changes
-            self._db.executemany(
-                "INSERT OR IGNORE INTO events (camera, ts, kind, track_id, label, data) VALUES (?, ?, ?, ?, ?, ?)", rows
-            )
-            return self._db.total_changes - before
+    def add_events_idempotent(self, camera: str, events: list[dict[str, Any]], ts: float | None = None,
+                              timeout: float = 30.0) -> bool:
+        """:meth:`add_events` (an id stored already is skipped), written before it returns;
+        False when the database could not be written in ``timeout``."""
+        self.add_events(events, camera, ts)
+        return self.flush(timeout)
 
     def set_run_counters(self, camera: str, run: str, worker: str, seq: int, counters: dict[str, int],
                          ts: float | None = None) -> None:
         """The counters of one camera run (kept when ``seq`` is newer than the stored one)."""
-        self._broker_schema()
+        db = self._runs_db()
         row = (camera, run, worker, int(seq), time.time() if ts is None else ts,
                json.dumps({c: int(counters.get(c, 0)) for c in COUNTERS}))
-        with self._lock, self._db:
-            self._db.execute(
+        with self._broker_lock:
+            db.execute(
                 "INSERT INTO runs (camera, run, worker, seq, ts, counters) VALUES (?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT (camera, run) DO UPDATE SET worker = excluded.worker, seq = excluded.seq, "
                 "ts = excluded.ts, counters = excluded.counters WHERE excluded.seq > runs.seq", row)
 
     def runs(self, camera: str | None = None) -> list[dict[str, Any]]:
         """Camera runs, oldest first: camera, run, worker, seq, ts, counters."""
-        self._broker_schema()
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT * FROM runs" + (" WHERE camera = ?" if camera else "") + " ORDER BY ts",
-                (camera,) if camera else ()).fetchall()
+        db = self._runs_db()
+        with self._broker_lock:
+            rows = db.execute("SELECT * FROM runs" + (" WHERE camera = ?" if camera else "") + " ORDER BY ts",
+                              (camera,) if camera else ()).fetchall()
         return [{**dict(r), "counters": json.loads(r["counters"])} for r in rows]
 
     def run_totals(self, camera: str) -> dict[str, int]:
@@ -379,7 +373,6 @@ class Store:
 
 
 _BROKER_SCHEMA = """
-CREATE UNIQUE INDEX IF NOT EXISTS events_event_id ON events (json_extract(data, '$.id'));
 CREATE TABLE IF NOT EXISTS runs (
     camera TEXT NOT NULL,
     run TEXT NOT NULL,
