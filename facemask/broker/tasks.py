@@ -7,7 +7,7 @@ and the submitter's whole config (every worker runs the same models and threshol
 publishes each task's rows to the job's durable result queue and acknowledges the task once the
 broker confirmed them; a task whose worker died is taken again by another, and a result that
 arrives twice is kept once. The submitter writes ``OUT/results.jsonl`` (atomically, in the
-folder's order, the same lines as one ``inference_images.py`` run) when every task is back.
+folder's order, the same rows as one ``inference_images.py`` run but for ``time_ms``) when every task is back.
 Annotated images are not made in this mode.
 """
 
