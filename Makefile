@@ -8,7 +8,7 @@ export FACEMASK_MODELS_DIR ?= $(abspath $(SHARED)/models)
 DEMO_VIDEO ?= $(SHARED)/videos/mask_putting_on_4people_diazoniclabs.mp4
 DEMO_OUT ?= output/demo.mp4
 
-.PHONY: demo test lint install install-dev browser services lock clean
+.PHONY: demo test lint install install-dev browser services rabbitmq lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,14 @@ services:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq $(SERVICES_PACKAGES) >/dev/null; \
 	  else sudo apt-get update -qq && sudo apt-get install -y -qq $(SERVICES_PACKAGES) >/dev/null; fi; }
 
+# --- RabbitMQ for tests/test_broker.py (Debian's package). The tests start their own node on
+# loopback ports in a temp folder; the system service the package may start is stopped.
+rabbitmq:
+	@[ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || command -v rabbitmq-server >/dev/null 2>&1 || { \
+	  S=$$([ "$$(id -u)" = 0 ] || echo sudo); $$S apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$S apt-get install -y -qq rabbitmq-server >/dev/null; \
+	  $$S service rabbitmq-server stop >/dev/null 2>&1 || $$S systemctl stop rabbitmq-server epmd.socket epmd >/dev/null 2>&1 || true; }
+# --- end RabbitMQ
+
 demo: install
 	$(BIN)/facemask video --config configs/config-x86.json \
 	  --input_video_path $(DEMO_VIDEO) --output_video $(DEMO_OUT)
@@ -51,7 +59,7 @@ lint: install-dev
 	$(BIN)/mypy
 	$(BIN)/hadolint docker/Dockerfile.*
 
-test: install-dev browser services lint
+test: install-dev browser services rabbitmq lint
 	$(BIN)/python -m pytest
 
 # Re-pin constraints.txt from a fresh environment (after changing a dependency in pyproject.toml).

@@ -15,6 +15,10 @@ COMMANDS = {
     "app": ("facemask.web.main", "run the web GUI on live sources"),
     "eval-video": ("facemask.evaluation.video_people", "count people on hand-counted clips, compare with the counts"),
     "collect": ("facemask.training.collect", "save a few face crops per tracked person, to label"),
+    "worker": ("facemask.broker.worker", "run cameras and image tasks from RabbitMQ"),
+    "aggregate": ("facemask.broker.aggregate", "store every worker's events; web page for all cameras"),
+    "submit": ("facemask.broker.tasks", "split an image folder into tasks for the workers"),
+    "camera": ("facemask.broker.control", "add / remove / update / list broker cameras"),
 }
 
 

@@ -294,6 +294,28 @@ class AppConfig(Section):
         return v
 
 
+class BrokerConfig(Section):
+    """RabbitMQ: camera workers, the aggregator and image tasks (``python -m facemask worker``,
+    ``aggregate``, ``submit``, ``camera``); see facemask/broker."""
+
+    # amqp://host:5672/vhost; --broker and FACEMASK_BROKER_URL override it. Credentials do not
+    # belong here: FACEMASK_BROKER_USER / FACEMASK_BROKER_PASSWORD or a file (credentials_file,
+    # FACEMASK_BROKER_CREDENTIALS) holding "user:password".
+    url: str = "amqp://localhost:5672/%2F"
+    credentials_file: str | None = None
+    exchange: str = "facemask"  # topic exchange: event.<camera>, stats.<camera>, frame.<camera>
+    prefix: str = "facemask"  # queue names: <prefix>.cameras, <prefix>.tasks, <prefix>.aggregate
+    heartbeat_s: int = Field(10, ge=0, le=600)
+    reconnect_max_s: float = Field(10.0, ge=0.1, le=600.0)  # reconnect backoff doubles up to this
+    capacity: int = Field(2, ge=0, le=256)  # cameras one worker runs (its prefetch); --capacity overrides
+    task_slots: int = Field(1, ge=0, le=64)  # image tasks one worker runs at a time (0: none)
+    stats_interval_s: float = Field(2.0, ge=0.1, le=3600.0)  # counter samples each camera publishes
+    frame_interval_s: float = Field(1.0, ge=0.0, le=3600.0)  # live-view JPEG per camera (0: none)
+    frame_max_side: int = Field(640, ge=64, le=4096)  # the live-view JPEG is scaled down to this
+    buffer_max: int = Field(100_000, ge=100)  # events / samples kept while the broker is away
+    task_images: int = Field(16, ge=1, le=4096)  # images per task (submit)
+
+
 class Config(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
@@ -309,6 +331,7 @@ class Config(BaseModel):
     output: OutputConfig = OutputConfig()
     training: TrainingConfig = TrainingConfig()
     app: AppConfig = AppConfig()
+    broker: BrokerConfig = BrokerConfig()
 
     @field_validator("detector", mode="before")
     @classmethod

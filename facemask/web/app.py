@@ -174,7 +174,7 @@ def create_app(cfg: Config, workers: list[Any], store: Store, metrics: Metrics, 
         return resp.make_conditional(request)
 
     def worker_or_404(name: str) -> Any:
-        worker = by_name.get(name)
+        worker = by_name.get(name) or next((w for w in workers if w.name == name), None)  # cameras added later
         if worker is None:
             abort(404, description=f"no camera named {name!r}")
         return worker

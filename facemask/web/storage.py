@@ -324,6 +324,66 @@ class Store:
             for r in rows
         ]
 
+    # ------------------------------------------------------------ broker (facemask/broker/aggregate.py)
+    # Additive: the latest counters of each camera run, whichever worker ran it (a camera's totals
+    # are their sum), on a connection of their own. Events go through add_events (once per id).
+
+    def _runs_db(self) -> sqlite3.Connection:
+        db = getattr(self, "_broker_db", None)
+        if db is None:
+            db = self._broker_db = _connect(self.path, 30.0)
+            self._broker_lock = threading.Lock()
+            db.executescript(_BROKER_SCHEMA)
+        return db
+
+    def add_events_idempotent(self, camera: str, events: list[dict[str, Any]], ts: float | None = None,
+                              timeout: float = 30.0) -> bool:
+        """:meth:`add_events` (an id stored already is skipped), written before it returns;
+        False when the database could not be written in ``timeout``."""
+        self.add_events(events, camera, ts)
+        return self.flush(timeout)
+
+    def set_run_counters(self, camera: str, run: str, worker: str, seq: int, counters: dict[str, int],
+                         ts: float | None = None) -> None:
+        """The counters of one camera run (kept when ``seq`` is newer than the stored one)."""
+        db = self._runs_db()
+        row = (camera, run, worker, int(seq), time.time() if ts is None else ts,
+               json.dumps({c: int(counters.get(c, 0)) for c in COUNTERS}))
+        with self._broker_lock:
+            db.execute(
+                "INSERT INTO runs (camera, run, worker, seq, ts, counters) VALUES (?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (camera, run) DO UPDATE SET worker = excluded.worker, seq = excluded.seq, "
+                "ts = excluded.ts, counters = excluded.counters WHERE excluded.seq > runs.seq", row)
+
+    def runs(self, camera: str | None = None) -> list[dict[str, Any]]:
+        """Camera runs, oldest first: camera, run, worker, seq, ts, counters."""
+        db = self._runs_db()
+        with self._broker_lock:
+            rows = db.execute("SELECT * FROM runs" + (" WHERE camera = ?" if camera else "") + " ORDER BY ts",
+                              (camera,) if camera else ()).fetchall()
+        return [{**dict(r), "counters": json.loads(r["counters"])} for r in rows]
+
+    def run_totals(self, camera: str) -> dict[str, int]:
+        """A camera's counters summed over its runs."""
+        totals = {c: 0 for c in COUNTERS}
+        for r in self.runs(camera):
+            for c in COUNTERS:
+                totals[c] += int(r["counters"].get(c, 0))
+        return totals
+
+
+_BROKER_SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    camera TEXT NOT NULL,
+    run TEXT NOT NULL,
+    worker TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    ts REAL NOT NULL,
+    counters TEXT NOT NULL,
+    PRIMARY KEY (camera, run)
+);
+"""
+
 
 def _jsonable(value: Any) -> Any:
     """numpy scalars and arrays in session events."""
