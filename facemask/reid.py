@@ -23,6 +23,8 @@ the blur of a small face. ``face`` is the zero-mean, unit-norm 16 x 16 grey patc
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from typing import Callable
 
 import cv2
@@ -86,12 +88,15 @@ def blend(old: np.ndarray | None, new: np.ndarray | None, weight: float = 0.3) -
     return out
 
 
+if TYPE_CHECKING:
+    from .tracking import Track
+
 FAR = 10.0  # returned when a gate fails: above any threshold
 MAX_SIZE_RATIO = 2.5  # a new face this much larger or smaller than the old track's is someone else
 
 
-def make_reid_distance(tracks_of: Callable[[object], object | None], max_jump: float, kind: str,
-                       can_continue: Callable[[object], bool] = lambda track: True) -> Callable:
+def make_reid_distance(tracks_of: Callable[[object], "Track | None"], max_jump: float, kind: str,
+                       can_continue: Callable[["Track"], bool] = lambda track: True) -> Callable:
     """norfair's ``reid_distance_function(new, old)`` over TrackedObjects (norfair passes the
     candidate first); ``tracks_of(obj)`` gives our :class:`facemask.tracking.Track` of a norfair
     object (None when unknown); ``can_continue(track)``: may that old track be continued at all

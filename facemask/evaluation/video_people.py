@@ -97,7 +97,7 @@ def score_clip(name: str, clip: dict, got: dict) -> dict:
         "count_ok": (abs(count_error) <= math.floor(0.1 * truth_people)) if exact else lo <= people <= hi,
         "pct_error": pct_error,
         "pct_checked": decided >= 5 and truth_pct is not None,
-        "pct_ok": None if not (decided >= 5 and truth_pct is not None) else abs(pct_error) <= 5.0,
+        "pct_ok": None if not (decided >= 5 and truth_pct is not None and pct_error is not None) else abs(pct_error) <= 5.0,
     }
 
 
