@@ -28,6 +28,7 @@ from .filters import detection_area
 from .io.sinks import write_csv, write_json
 from .io.sinks.base import FrameOutput, SinkBase
 from .pipeline import FramePipeline
+from .privacy import hide_faces
 from .stats import CSV_HEADER, PeopleStats
 from .tracking import FaceTracker
 from .types import Event, EventIds, Frame, FrameResult
@@ -108,6 +109,7 @@ class VideoSession:
         """Annotate in place: detection area, each face with its track id / decision / vote
         balance, and the people panel."""
         h, w = frame.shape[:2]
+        hide_faces(frame, result.faces, self.cfg.privacy)  # first: no face pixel is drawn around
         shade_outside(frame, detection_area(self.cfg.filters.detection_area, w, h))
         landmarks = self.cfg.output.draw_landmarks
         if self.tracker is None:
