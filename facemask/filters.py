@@ -3,10 +3,15 @@ so a face outside the detection area is still tracked and drawn (darker), just n
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from .config import FiltersConfig, Margins
 from .types import Face
+
+if TYPE_CHECKING:
+    from .zones import Zones
 
 TOO_SMALL = "too_small"
 OUTSIDE_AREA = "outside_area"
@@ -44,10 +49,13 @@ def is_frontal(face: Face, min_eye_ratio: float = 0.2) -> bool:
     return min(rx, lx) <= nx <= max(rx, lx)
 
 
-def apply_filters(faces: list[Face], cfg: FiltersConfig, width: int, height: int, min_score: float = 0.0) -> list[Face]:
+def apply_filters(faces: list[Face], cfg: FiltersConfig, width: int, height: int, min_score: float = 0.0,
+                  zones: "Zones | None" = None) -> list[Face]:
     """Set ``skip_reason`` on faces that must not be classified; return the ones to classify.
     ``min_score``: faces the detector scored lower are often no face at all (the back of a head,
-    a palm), which a mask classifier has never seen: followed and drawn, never classified."""
+    a palm), which a mask classifier has never seen: followed and drawn, never classified.
+    ``zones``: a camera's polygon areas (:mod:`facemask.zones`); a face outside all of them is
+    outside the detection area too."""
     x1, y1, x2, y2 = detection_area(cfg.detection_area, width, height)
     keep = []
     for face in faces:
@@ -55,7 +63,7 @@ def apply_filters(faces: list[Face], cfg: FiltersConfig, width: int, height: int
         bx1, by1, bx2, by2 = face.box
         if face.size < cfg.min_face_size:
             face.skip_reason = TOO_SMALL
-        elif not (x1 <= cx <= x2 and y1 <= cy <= y2):
+        elif not (x1 <= cx <= x2 and y1 <= cy <= y2) or (zones is not None and not zones.inside((cx, cy))):
             face.skip_reason = OUTSIDE_AREA
         elif cfg.edge_margin and min(bx1, by1, width - bx2, height - by2) < cfg.edge_margin:
             face.skip_reason = AT_EDGE

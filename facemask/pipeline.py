@@ -29,7 +29,7 @@ class FramePipeline:
 
     def process(self, frame: np.ndarray, *, image: str | None = None, frame_index: int | None = None,
                 time_s: float | None = None, near: np.ndarray | None = None, margin: float = 2.0,
-                min_score: float | None = None) -> FrameResult:
+                min_score: float | None = None, zones=None) -> FrameResult:
         """Detect, filter, classify. ``near``, ``margin`` and ``min_score`` need a
         :class:`RegionDetector`: search only around those boxes (grown by ``margin`` face sizes),
         report faces down to that score; those below the detector's own threshold are not
@@ -41,14 +41,14 @@ class FramePipeline:
         else:  # a plain FaceDetector takes no min_score
             faces = self.detector.detect(frame) if min_score is None else self.detector.detect(frame, min_score)
         t1 = time.perf_counter()
-        self.classify(frame, faces, min_score is not None)
+        self.classify(frame, faces, min_score is not None, zones)
         t2 = time.perf_counter()
         return FrameResult(
             width=w, height=h, faces=faces, image=image, frame=frame_index, time_s=time_s,
             timings_ms={"detect": (t1 - t0) * 1e3, "classify": (t2 - t1) * 1e3},
         )
 
-    def classify(self, frame: np.ndarray, faces, weak: bool = False) -> None:
+    def classify(self, frame: np.ndarray, faces, weak: bool = False, zones=None) -> None:
         """Filter, then classify every face that passed in one batch. Faces below the detector's
         ``classify_score`` (if it has one) are not classified, nor (``weak``: detected below the
         detector's own threshold) faces below its ``score_threshold``."""
@@ -56,4 +56,4 @@ class FramePipeline:
         min_score = getattr(self.cfg.detector, "classify_score", 0.0)
         if weak:
             min_score = max(min_score, self.detector.score_threshold)
-        self.classifier.classify(frame, apply_filters(faces, self.cfg.filters, w, h, min_score))
+        self.classifier.classify(frame, apply_filters(faces, self.cfg.filters, w, h, min_score, zones))
