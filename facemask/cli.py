@@ -219,7 +219,8 @@ def video(cfg: Config, args) -> int:
             from .io.sinks.factory import camera_sinks  # MQTT, alerts, snapshots (--snapshots)
 
             sinks += camera_sinks(cfg, stem.name, session, db_path=stem.with_name(stem.name + ".sqlite"),
-                                  snapshots=args.snapshots, snapshot_dir=stem.with_name(stem.name + ".snapshots"))
+                                  snapshots=args.snapshots, snapshot_dir=stem.with_name(stem.name + ".snapshots"),
+                                  record_line=False)
     except BaseException:
         for sink in sinks:
             sink.abort()

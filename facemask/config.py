@@ -377,6 +377,14 @@ class PrivacyConfig(Section):
     store_images: bool = True
 
 
+class WebConfig(Section):
+    """Extra rules of the web application's HTTP side (facemask.web.api_extra)."""
+
+    # Host headers accepted besides the loopback names and app.host; "*" accepts any. A request
+    # naming another host (DNS rebinding: a web page making the browser talk to the camera PC) gets 421.
+    allowed_hosts: list[str] = []
+
+
 class Config(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
@@ -397,6 +405,7 @@ class Config(BaseModel):
     snapshots: SnapshotsConfig = SnapshotsConfig()
     zones: ZonesConfig = ZonesConfig()
     privacy: PrivacyConfig = PrivacyConfig()
+    web: WebConfig = WebConfig()
 
     @field_validator("detector", mode="before")
     @classmethod

@@ -131,7 +131,7 @@ def test_api_stats_events_history_health_metrics(live_app):
     text = body.decode()
     assert status == 200 and headers["Content-Type"].startswith("text/plain")
     assert 'facemask_camera_up{camera="door"} 1.0' in text and 'facemask_camera_up{camera="lobby"} 0.0' in text
-    for name in ("facemask_capture_fps", "facemask_process_fps", 'facemask_people{camera="door",decision="masked"}'):
+    for name in ("facemask_capture_fps", "facemask_process_fps", 'facemask_people_total{camera="door",decision="masked"}'):
         assert name in text
     detect = re.search(r'facemask_stage_seconds_count\{camera="door",stage="detect"\} (\S+)', text)
     classify = re.search(r'facemask_stage_seconds_count\{camera="door",stage="classify"\} (\S+)', text)

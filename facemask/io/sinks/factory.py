@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ...config import Config
-from .base import Sink
+from .base import FrameOutput, Sink, SinkBase
 
 
 def session_counters(session: Any) -> dict:
@@ -28,10 +28,12 @@ def session_counters(session: Any) -> dict:
 
 
 def camera_sinks(cfg: Config, camera: str, session: Any, db_path: str | Path | None = None,
-                 snapshots: bool = True, snapshot_dir: str | Path | None = None) -> list[Sink]:
+                 snapshots: bool = True, snapshot_dir: str | Path | None = None,
+                 record_line: bool = True) -> list[Sink]:
     """The sinks of ``camera`` (a video session's camera name); ``db_path``: the SQLite file where
     snapshots and alerts are recorded (default ``app.db_path``); ``snapshots``: False leaves
-    them out whatever the config says; ``snapshot_dir`` replaces ``snapshots.dir``."""
+    them out whatever the config says; ``snapshot_dir`` replaces ``snapshots.dir``;
+    ``record_line``: keep the line crossings in SQLite (the batch command has them in its summary)."""
     from .alerts import AlertsSink
     from .mqtt import MqttPublisher, MqttSink
     from .snapshots import SnapshotSink
@@ -53,4 +55,30 @@ def camera_sinks(cfg: Config, camera: str, session: Any, db_path: str | Path | N
         sinks.append(mqtt_sink)
     if cfg.alerts:
         sinks.append(AlertsSink(cfg, camera, db, mqtt=mqtt_sink, snapshot_url=url))
+    if record_line and cfg.zones.for_camera(camera).line is not None:  # the page and the API read them there
+        sinks.append(LineCountsSink(camera, session, db))
     return sinks
+
+
+class LineCountsSink(SinkBase):
+    """Writes the camera's line crossings to SQLite when they change (for the page and the API)."""
+
+    def __init__(self, camera: str, session: Any, db_path: Path):
+        from .records import Records
+
+        self.camera, self.session = camera, session
+        self.records = Records(db_path)
+        self._last: dict | None = None
+
+    def _store(self) -> None:
+        counts = self.session.line_counts() if callable(getattr(self.session, "line_counts", None)) else None
+        if counts is not None and counts != self._last:
+            self._last = counts
+            self.records.put_line_counts(self.camera, counts)
+
+    def on_frame(self, out: FrameOutput) -> None:
+        self._store()
+
+    def close(self) -> None:
+        self._store()
+        self.records.close()

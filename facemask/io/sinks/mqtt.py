@@ -210,7 +210,7 @@ def person_state(event: Event, snapshot_url: str | None = None) -> dict[str, Any
             votes[name] = data[key]
     return {
         "id": event.person, "camera": event.camera, "track_id": event.track_id, "status": event.status,
-        "decision": event.decision, "votes": votes, "time": round(event.wall_time, 3), "time_s": round(event.time_s, 3),
+        "decision": event.decision, "votes": votes, "time": round(event.wall_time or time.time(), 3), "time_s": round(event.time_s, 3),
         "snapshot": snapshot_url,
     }
 

@@ -31,6 +31,11 @@ CREATE TABLE IF NOT EXISTS alerts (
     data TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS alerts_ts ON alerts (ts);
+CREATE TABLE IF NOT EXISTS line_counts (
+    camera TEXT PRIMARY KEY,
+    ts REAL NOT NULL,
+    data TEXT NOT NULL
+);
 """
 
 
@@ -103,3 +108,38 @@ class Records:
             else:
                 rows = self._db.execute("SELECT * FROM alerts ORDER BY id DESC LIMIT ?", (limit,)).fetchall()[::-1]
         return [{"id": r["id"], **json.loads(r["data"])} for r in rows]
+
+    # ------------------------------------------------------------ line crossings
+
+    def put_line_counts(self, camera: str, counts: dict[str, Any], ts: float | None = None) -> None:
+        with self._lock, self._db:
+            self._db.execute("INSERT OR REPLACE INTO line_counts VALUES (?, ?, ?)",
+                             (camera, time.time() if ts is None else ts, json.dumps(counts, separators=(",", ":"))))
+
+    def line_counts(self) -> dict[str, dict[str, Any]]:
+        with self._lock:
+            rows = self._db.execute("SELECT * FROM line_counts ORDER BY camera").fetchall()
+        return {r["camera"]: {**json.loads(r["data"]), "time": r["ts"]} for r in rows}
+
+    # ------------------------------------------------------------ people (the web store's events table)
+
+    def ended_people(self, camera: str | None = None, since_ts: float = 0.0, batch: int = 1000):
+        """The ``track_ended`` events of counted people in the web application's ``events``
+        table (same file), oldest first, as (camera, ts, data) in batches; none without the table."""
+        last = 0
+        while True:
+            with self._lock:
+                try:
+                    rows = self._db.execute(
+                        "SELECT id, camera, ts, data FROM events WHERE id > ? AND kind = 'track_ended' AND ts >= ? "
+                        "AND (? IS NULL OR camera = ?) ORDER BY id LIMIT ?",
+                        (last, since_ts, camera, camera, batch)).fetchall()
+                except sqlite3.OperationalError:  # no events table (yet)
+                    return
+            for r in rows:
+                data = json.loads(r["data"])
+                if data.get("status") == "person":
+                    yield r["camera"], r["ts"], data
+            if len(rows) < batch:
+                return
+            last = rows[-1]["id"]

@@ -1,0 +1,138 @@
+"""The operator features of the web application, as an operator meets them: the real app on a
+real clip, seen through headless Chromium (thumbnails of decided people, the alert banner, the
+page of one camera, a phone-width screen) and through the HTTP API (snapshots, alerts, people
+CSV, OpenAPI, Host check, metrics, history columns). Screenshots are kept as test artifacts
+(FACEMASK_TEST_ARTIFACTS, default output/test-artifacts)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import urllib.request
+
+import pytest
+
+from facemask.config import parse_config
+from tests.browser import AppProcess, chromium_missing, chromium_page
+from tests.conftest import REPO, VIDEOS
+
+TOKEN = "ops-token-5678"
+ARTIFACTS = os_path = None
+needs_chromium = pytest.mark.skipif(chromium_missing() is not None, reason=str(chromium_missing()))
+
+
+def artifacts():
+    from pathlib import Path
+
+    folder = Path(os.environ.get("FACEMASK_TEST_ARTIFACTS", REPO / "output" / "test-artifacts"))
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def ops_app(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("opsapp")
+    cameras = [{"name": "door", "source": str(VIDEOS / "mask_putting_on_4people_diazoniclabs.mp4"), "max_fps": 5.0},
+               {"name": "lobby", "source": str(tmp / "no-such-camera.mp4")}]
+    zones = {"cameras": {"door": {"line": {"points": [[0.5, 0], [0.5, 1]]}}}}
+    overrides = [f"app.cameras={json.dumps(cameras)}", f"app.db_path={tmp / 'app.sqlite'}", "app.sample_interval_s=0.5",
+                 "detector.upscale=1.0", f"snapshots.dir={tmp / 'snapshots'}", f"zones={json.dumps(zones)}",
+                 'alerts=[{"type": "unmasked", "cooldown_s": 3600, "cameras": ["door"]}]']
+    app = AppProcess(overrides, env={"FACEMASK_TOKEN": TOKEN})
+    app.tmp = tmp
+    try:
+        # the four people are unmasked at the start of the clip: decided, photographed, alerted
+        app.wait_for(lambda d: d["snapshots"], "/api/snapshots", TOKEN, timeout=180)
+        app.wait_for(lambda d: d["alerts"], "/api/alerts", TOKEN, timeout=60)
+        yield app
+    finally:
+        app.stop()
+
+
+def test_snapshots_alerts_and_line_through_the_api(ops_app):
+    snaps = ops_app.json("/api/snapshots", TOKEN)["snapshots"]
+    assert all(s["camera"] == "door" and s["decision"] in ("mask", "no_mask", "mask_incorrect") for s in snaps)
+    status, headers, body = ops_app.get(snaps[0]["url"], TOKEN)
+    assert status == 200 and headers["Content-Type"] == "image/jpeg" and body[:2] == b"\xff\xd8"
+    assert ops_app.get("/api/snapshots/door/nobody/1.jpg", TOKEN)[0] == 404
+    assert ops_app.get("/api/snapshots/..%2f..%2fapp.sqlite.jpg", TOKEN)[0] == 404
+    alert = ops_app.json("/api/alerts", TOKEN)["alerts"][0]
+    assert alert["type"] == "unmasked" and alert["camera"] == "door" and alert["snapshot"].startswith("/api/snapshots/")
+    assert ops_app.json("/api/line", TOKEN)["door"]["in"] >= 0
+
+
+def test_people_csv_openapi_history_metrics(ops_app):
+    ops_app.wait_for(lambda d: any(e["kind"] == "track_ended" for e in d["events"]), "/api/events?limit=1000", TOKEN,
+                     timeout=120)
+    status, headers, body = ops_app.get("/api/people.csv", TOKEN)
+    assert status == 200 and headers["Content-Type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(body.decode())))
+    assert rows and all(r["camera"] == "door" and r["status"] == "person" and r["person"].startswith("door/") for r in rows)
+    doc = ops_app.json("/api/openapi.json", TOKEN)
+    assert doc["openapi"].startswith("3.") and {"/api/stats", "/api/people.csv", "/api/snapshots/{person}.jpg"} <= set(doc["paths"])
+    history = ops_app.json("/api/history", TOKEN)
+    assert history["columns"] == ["ts", "people", "masked", "unmasked", "mask_incorrect"]
+    assert all(len(row) == len(history["columns"]) for row in history["cameras"]["door"])
+    text = ops_app.get("/metrics", TOKEN)[2].decode()
+    assert "# TYPE facemask_people_total counter" in text and 'facemask_people_total{camera="door",decision="unmasked"}' in text
+
+
+def test_foreign_host_headers_are_refused(ops_app):
+    def status(host: str) -> int:
+        req = urllib.request.Request(ops_app.url + "healthz", headers={"Host": host, "Authorization": f"Bearer {TOKEN}"})
+        try:
+            with urllib.request.urlopen(req, timeout=10) as resp:
+                return resp.status
+        except urllib.error.HTTPError as exc:
+            return exc.code
+
+    assert status("evil.example.com") == 421  # a DNS-rebinding page
+    assert status("localhost:5000") == 200 and status("127.0.0.1") == 200 and status("192.168.1.20:5000") == 200
+
+
+def test_open_bind_without_token_is_warned():
+    from facemask.web.api_extra import exposure_warning, host_allowed, host_of
+
+    open_cfg = parse_config({"app": {"host": "0.0.0.0"}})
+    assert "without an access token" in exposure_warning(open_cfg, None)
+    assert exposure_warning(open_cfg, "a-token-123") is None and exposure_warning(parse_config({}), None) is None
+    named = parse_config({"web": {"allowed_hosts": ["nvr.local"]}})
+    assert host_allowed(host_of("NVR.local:5000"), named) and not host_allowed("nvr.evil", named)
+    assert host_of("[::1]:5000") == "::1" and host_allowed("::1", parse_config({}))
+
+
+@needs_chromium
+def test_page_shows_thumbnails_banner_and_one_entry_per_person(ops_app, tmp_path):
+    with chromium_page(tmp_path / "profile") as page:
+        page.goto(ops_app.url + "?token=" + TOKEN)
+        page.wait_for_selector("#alert-banner:not([hidden])", timeout=60_000)
+        assert "door" in page.inner_text("#alert-text")
+        page.wait_for_function("[...document.querySelectorAll('#events img.thumb')].some(i => i.complete && i.naturalWidth > 0)",
+                               timeout=60_000)
+        people = page.eval_on_selector_all("#events li.event", "els => els.map(e => e.querySelector('span').textContent)")
+        keys = [p.split(":")[0] for p in people]
+        assert keys and len(keys) == len(set(keys)), people  # one entry per person, not one per event
+        small = page.evaluate("""() => [...document.querySelectorAll('body *')].filter(e => e.offsetParent !== null
+            && [...e.childNodes].some(n => n.nodeType === 3 && n.textContent.trim()))
+            .map(e => [e.tagName + '.' + e.className, parseFloat(getComputedStyle(e).fontSize)]).filter(([, s]) => s < 14)""")
+        assert small == [], small  # wall-screen legible
+        page.screenshot(path=str(artifacts() / "ops-page.png"), full_page=True)
+        page.click("#alert-close")
+        assert page.is_hidden("#alert-banner")
+
+
+@needs_chromium
+def test_camera_page_and_phone_width(ops_app, tmp_path):
+    with chromium_page(tmp_path / "profile", width=390, height=844) as page:
+        page.goto(ops_app.url + "camera/door?token=" + TOKEN)
+        page.wait_for_function("Number(document.querySelector('#total-people').textContent) > 0", timeout=60_000)
+        assert page.eval_on_selector_all(".camera", "els => els.map(e => e.dataset.camera)") == ["door"]
+        assert page.title() == "facemask · door"
+        page.wait_for_selector(".camera .line:not([hidden])", timeout=30_000)
+        overflow = page.evaluate("document.scrollingElement.scrollWidth - document.scrollingElement.clientWidth")
+        assert overflow <= 0, overflow  # no sideways scrolling at 390 px
+        page.screenshot(path=str(artifacts() / "ops-camera-door-390px.png"), full_page=True)
+        assert page.get_attribute(".download", "href") == "/api/people.csv?camera=door"
+    assert ops_app.get("/camera/nope", TOKEN)[0] == 404
