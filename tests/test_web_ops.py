@@ -136,3 +136,35 @@ def test_camera_page_and_phone_width(ops_app, tmp_path):
         page.screenshot(path=str(artifacts() / "ops-camera-door-390px.png"), full_page=True)
         assert page.get_attribute(".download", "href") == "/api/people.csv?camera=door"
     assert ops_app.get("/camera/nope", TOKEN)[0] == 404
+
+
+def test_mjpeg_part_is_followed_by_its_boundary_at_once(tmp_path):
+    """A browser shows a multipart part when the boundary after it arrives: each JPEG must be sent
+    with the boundary behind it, not wait for the next frame's boundary."""
+    from facemask.web.app import create_app
+    from facemask.web.camera import Latest, placeholder_jpeg
+    from facemask.web.metrics import Metrics
+    from facemask.web.storage import Store
+
+    class StillCamera:  # a camera whose picture never changes: no next frame pushes the boundary out
+        name, state = "still", "running"
+
+        def __init__(self):
+            self.jpeg = Latest()
+            self.jpeg.put(placeholder_jpeg("still", "one picture"))
+
+        def info(self):
+            return {"name": self.name, "state": self.state, "counters": {}}
+
+    cfg = parse_config({"app": {"db_path": str(tmp_path / "db.sqlite")}})
+    cam = StillCamera()
+    store = Store(cfg.app.db_path)
+    app = create_app(cfg, [cam], store, Metrics([]))
+    resp = app.test_client().get("/video/still.mjpg", buffered=False)
+    chunks = iter(resp.response)
+    opening, first = next(chunks), next(chunks)
+    jpeg = cam.jpeg.peek()[1]
+    assert opening == b"--frame\r\n"
+    assert first == f"Content-Type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\n\r\n".encode() + jpeg + b"\r\n--frame\r\n"
+    resp.close()
+    store.close()
