@@ -181,6 +181,8 @@ def test_restart_keeps_the_totals_and_history(live_app, tmp_path):
                 page.goto(again.url + "?token=" + TOKEN)
                 page.wait_for_function(f"Number(document.querySelector('#total-people').textContent) >= {stored[0]}",
                                        timeout=PAGE_WAIT_MS)
+                page.wait_for_selector("#chart rect.bar", timeout=PAGE_WAIT_MS)  # % masked per interval
+                page.select_option("#chart-mode", "cumulative")
                 page.wait_for_selector("#chart path.line")
     finally:
         assert again.stop() == 0

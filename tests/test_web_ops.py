@@ -19,7 +19,6 @@ from tests.browser import AppProcess, chromium_missing, chromium_page
 from tests.conftest import REPO, VIDEOS
 
 TOKEN = "ops-token-5678"
-ARTIFACTS = os_path = None
 needs_chromium = pytest.mark.skipif(chromium_missing() is not None, reason=str(chromium_missing()))
 
 
@@ -39,7 +38,7 @@ def ops_app(tmp_path_factory):
     zones = {"cameras": {"door": {"line": {"points": [[0.5, 0], [0.5, 1]]}}}}
     overrides = [f"app.cameras={json.dumps(cameras)}", f"app.db_path={tmp / 'app.sqlite'}", "app.sample_interval_s=0.5",
                  "detector.upscale=1.0", f"snapshots.dir={tmp / 'snapshots'}", f"zones={json.dumps(zones)}",
-                 'alerts=[{"type": "unmasked", "cooldown_s": 3600, "cameras": ["door"]}]']
+                 'alerts=[{"type": "unmasked", "cooldown_s": 3600, "cameras": ["door"]}]', "privacy.blur_faces=true"]
     app = AppProcess(overrides, env={"FACEMASK_TOKEN": TOKEN})
     app.tmp = tmp
     try:
@@ -101,6 +100,43 @@ def test_open_bind_without_token_is_warned():
     named = parse_config({"web": {"allowed_hosts": ["nvr.local"]}})
     assert host_allowed(host_of("NVR.local:5000"), named) and not host_allowed("nvr.evil", named)
     assert host_of("[::1]:5000") == "::1" and host_allowed("::1", parse_config({}))
+
+
+def test_no_face_is_recognisable_in_the_stream_or_the_snapshots(ops_app):
+    """privacy.blur_faces: the detector that finds the clip's faces finds none in what the app sends."""
+    import cv2
+    import numpy as np
+
+    from facemask.config import load_config
+    from facemask.detectors import build_detector
+    detector = build_detector(load_config(REPO / "configs" / "config-x86.json"))
+    cap = cv2.VideoCapture(str(VIDEOS / "mask_putting_on_4people_diazoniclabs.mp4"))
+    source = [cap.read()[1] for _ in range(3)]
+    assert all(len(detector.detect(img)) >= 4 for img in source)  # the faces are there to find
+    req_parts = _read_parts_with(ops_app.url + "video/door.mjpg", 3)
+    pictures = [cv2.imdecode(np.frombuffer(p, np.uint8), cv2.IMREAD_COLOR) for p in req_parts]
+    for snap in ops_app.json("/api/snapshots", TOKEN)["snapshots"][:5]:
+        pictures.append(cv2.imdecode(np.frombuffer(ops_app.get(snap["url"], TOKEN)[2], np.uint8), cv2.IMREAD_COLOR))
+    assert len(pictures) >= 4
+    found = [len(detector.detect(img)) for img in pictures]
+    assert found == [0] * len(pictures), found
+
+
+def _read_parts_with(url: str, parts: int) -> list[bytes]:
+    import re
+
+    req = urllib.request.Request(url, headers={"Authorization": f"Bearer {TOKEN}"})
+    out, buf = [], b""
+    with urllib.request.urlopen(req, timeout=15) as resp:
+        while len(out) < parts:
+            buf += resp.read1(65536)
+            while True:
+                m = re.search(rb"Content-Type: image/jpeg\r\nContent-Length: (\d+)\r\n\r\n", buf)
+                if not m or len(buf) < m.end() + int(m.group(1)):
+                    break
+                out.append(buf[m.end():m.end() + int(m.group(1))])
+                buf = buf[m.end() + int(m.group(1)):]
+    return out[:parts]
 
 
 @needs_chromium

@@ -306,11 +306,21 @@ function drawChart() {
   for (const [name, pts] of series) {
     let d = "";
     let pen = false;
+    const step = chartMode() === "interval" ? bucketSeconds() : 0;
     for (const [t, p] of pts) {
       if (p === null || t < x0) { pen = false; continue; }
-      d += `${pen ? "L" : "M"}${X(t).toFixed(1)},${Y(p).toFixed(1)}`;
+      if (step) {
+        // one level per interval, from its start to its end (the latest one ends now)
+        const a = X(Math.max(t - step / 2, x0));
+        const b = X(Math.min(t + step / 2, x1));
+        d += `${pen ? "L" : "M"}${a.toFixed(1)},${Y(p).toFixed(1)}L${b.toFixed(1)},${Y(p).toFixed(1)}`;
+        const top = Math.min(Y(p), Y(0) - 2); // a bar even at 0 %
+        svg.append(svgEl("rect", { x: a, y: top, width: Math.max(b - a - 1, 2), height: Y(0) - top, class: "bar",
+                                   fill: colorOf(name) }));
+      } else {
+        d += `${pen ? "L" : "M"}${X(t).toFixed(1)},${Y(p).toFixed(1)}`;
+      }
       pen = true;
-      if (chartMode() === "interval") svg.append(svgEl("circle", { cx: X(t), cy: Y(p), r: 3, fill: colorOf(name) }));
     }
     if (d) svg.append(svgEl("path", { d, class: "line", stroke: colorOf(name) }));
     const item = document.createElement("span");
