@@ -123,7 +123,7 @@ def shade_outside_areas(image: np.ndarray, zones: Zones, factor: float = 0.5) ->
     cv2.fillPoly(mask, polys, 255)
     outside = mask == 0
     image[outside] = (image[outside] * factor).astype(np.uint8)
-    for (name, _), poly in zip(zones.areas, polys):
+    for (name, _), poly in zip(zones.areas, polys, strict=True):
         cv2.polylines(image, [poly], True, (255, 255, 255), 1, cv2.LINE_AA)
         x, y = poly[:, 0].min(), poly[:, 1].min()
         cv2.putText(image, name, (int(x) + 4, int(y) + 16), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1, cv2.LINE_AA)
