@@ -120,7 +120,7 @@ def shade_outside_areas(image: np.ndarray, zones: Zones, factor: float = 0.5) ->
     h, w = image.shape[:2]
     mask = np.zeros((h, w), np.uint8)
     polys = [np.round(pts).astype(np.int32) for _, pts in zones.areas]
-    cv2.fillPoly(mask, polys, 255)
+    cv2.fillPoly(mask, polys, (255,))
     outside = mask == 0
     image[outside] = (image[outside] * factor).astype(np.uint8)
     for (name, _), poly in zip(zones.areas, polys, strict=True):
