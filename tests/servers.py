@@ -67,7 +67,7 @@ class Mosquitto:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.terminate()
             try:
-                self.proc.wait(10)
+                self.proc.wait(30)  # it saves its persistence file on the way out
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
