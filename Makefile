@@ -8,7 +8,7 @@ export FACEMASK_MODELS_DIR ?= $(abspath $(SHARED)/models)
 DEMO_VIDEO ?= $(SHARED)/videos/mask_putting_on_4people_diazoniclabs.mp4
 DEMO_OUT ?= output/demo.mp4
 
-.PHONY: demo test lint install install-dev browser services rabbitmq lock clean
+.PHONY: demo test lint install install-dev browser services rabbitmq mosquitto lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -59,7 +59,14 @@ lint: install-dev
 	$(BIN)/mypy
 	$(BIN)/hadolint docker/Dockerfile.*
 
-test: install-dev browser services rabbitmq lint
+# --- MQTT broker for the MQTT tests (Debian's mosquitto; the tests start their own on a loopback port).
+mosquitto:
+	@command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq mosquitto >/dev/null; \
+	  else sudo apt-get update -qq && sudo apt-get install -y -qq mosquitto >/dev/null; fi; }
+# --- end mosquitto
+
+test: install-dev browser services rabbitmq mosquitto lint
 	$(BIN)/python -m pytest
 
 # Re-pin constraints.txt from a fresh environment (after changing a dependency in pyproject.toml).

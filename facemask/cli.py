@@ -133,6 +133,8 @@ def images(cfg: Config, args) -> int:
     session = ImageSession(FramePipeline(cfg), cfg.output.draw_landmarks)
     images_sink = AnnotatedImagesSink(out_dir, cfg.output.jpeg_quality)
     sinks = [images_sink, FramesJsonlSink(jsonl_path)]
+    if not cfg.privacy.store_images:  # statistics only: no annotated image is written
+        sinks = sinks[1:]
     tally = Tally()
 
     class TallySink(SinkBase):
@@ -206,12 +208,19 @@ def video(cfg: Config, args) -> int:
         def on_frame(self, out: FrameOutput) -> None:
             tally.add(out.result)
 
+    images_ok = cfg.privacy.store_images  # false: statistics only, no picture leaves memory
     try:
-        sinks.append(AnnotatedVideoSink(out, info.fps, (info.width, info.height), cfg.output.video_codec))
+        if images_ok:
+            sinks.append(AnnotatedVideoSink(out, info.fps, (info.width, info.height), cfg.output.video_codec))
         sinks.append(FramesJsonlSink(jsonl_path))
         if cfg.tracker.enabled:
             sinks.append(EventsJsonlSink(outputs[2]))
             sinks.append(PeopleReportSink(session, stem))
+            from .io.sinks.factory import camera_sinks  # MQTT, alerts, snapshots (--snapshots)
+
+            sinks += camera_sinks(cfg, stem.name, session, db_path=stem.with_name(stem.name + ".sqlite"),
+                                  snapshots=args.snapshots, snapshot_dir=stem.with_name(stem.name + ".snapshots"),
+                                  record_line=False)
     except BaseException:
         for sink in sinks:
             sink.abort()
@@ -235,7 +244,8 @@ def video(cfg: Config, args) -> int:
         "frames": rep.frames_processed,
         **({"frames_expected": info.frames} if info.frames and truncated else {}),
         "failed": 0, "detected_frames": session.detected_frames, **faces,
-        "fps": rep.fps, "output": str(out), "jsonl": str(jsonl_path),
+        "fps": rep.fps, "output": str(out) if images_ok else "not written (privacy.store_images: false)",
+        "jsonl": str(jsonl_path),
         **({"reports": ", ".join(str(p) for p in written)} if written else {}),
     })
     return 0
@@ -247,6 +257,8 @@ def main_video(argv: list[str] | None = None) -> int:
     p.add_argument("--input_video_path", required=True, help="video file or stream URL")
     p.add_argument("--output_video", required=True, help="annotated video (.mp4, .webm or .avi)")
     p.add_argument("--max-frames", type=int, default=None, help="stop after this many frames")
+    p.add_argument("--snapshots", action="store_true",
+                   help="keep the best crop of each decided person in OUT.snapshots/ (paths in OUT.sqlite)")
     return run_command(video, argv, p)
 
 

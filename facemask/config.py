@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -316,6 +316,136 @@ class BrokerConfig(Section):
     task_images: int = Field(16, ge=1, le=4096)  # images per task (submit)
 
 
+# ---------------------------------------------------------------- operators: MQTT, alerts, snapshots, zones, privacy
+
+
+class MqttConfig(Section):
+    """Publish to an MQTT broker (facemask.io.sinks.mqtt). Topics under ``topic_prefix``:
+    ``available`` (online/offline, retained, the last will), ``<camera>/people`` (retained
+    counters), ``events`` (one JSON per person event), ``stats`` (every ``stats_interval_s``)
+    and ``alerts``. ``username`` / ``password`` may come from FACEMASK_MQTT_USERNAME /
+    FACEMASK_MQTT_PASSWORD instead."""
+
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: int = Field(1883, ge=1, le=65535)
+    username: str | None = None
+    password: str | None = None
+    tls: bool = False
+    tls_ca: str | None = None  # CA file; None: the system's
+    tls_insecure: bool = False  # accept any server certificate (tests, self-signed brokers)
+    topic_prefix: str = Field("facemask", pattern=r"^[^#+]+$")
+    client_id: str | None = None  # None: facemask-<host>-<pid>
+    qos: Literal[0, 1, 2] = 1
+    keepalive_s: int = Field(30, ge=5, le=3600)
+    stats_interval_s: float = Field(60.0, ge=1.0, le=86400.0)
+    # Messages kept while the broker is away (the oldest are dropped beyond it), sent on return in order.
+    queue_size: int = Field(10_000, ge=10, le=1_000_000)
+    reconnect_min_s: float = Field(1.0, ge=0.1, le=600.0)
+    reconnect_max_s: float = Field(30.0, ge=0.1, le=3600.0)
+    base_url: str | None = None  # e.g. http://nvr.local:5000 : makes snapshot URLs in events absolute
+
+
+class WebhookConfig(Section):
+    """An HTTP endpoint that gets each alert as a JSON POST; with a secret, the body is signed:
+    ``X-Facemask-Signature: sha256=<hex HMAC-SHA256 of the body>``."""
+
+    url: str = Field(pattern=r"^https?://")
+    secret: str | None = None  # or the environment variable named by secret_env
+    secret_env: str | None = None
+    timeout_s: float = Field(5.0, gt=0.0, le=120.0)
+    retries: int = Field(3, ge=0, le=20)  # after the first try; the delay doubles from backoff_s
+    backoff_s: float = Field(1.0, ge=0.0, le=600.0)
+
+
+class AlertRule(Section):
+    """One alert rule (facemask.io.sinks.alerts).
+
+    * ``unmasked``: a person decided unmasked (or mask worn incorrectly);
+    * ``pct_masked_below``: % masked below ``threshold_pct`` among the people decided in the
+      last ``window_min`` minutes, once at least ``min_people`` were decided;
+    * ``camera_down``: no frame from a camera for more than ``after_s`` seconds.
+    """
+
+    type: Literal["unmasked", "pct_masked_below", "camera_down"]
+    name: str | None = None  # default: the type
+    cameras: list[str] | None = None  # None: every camera
+    cooldown_s: float = Field(300.0, ge=0.0)
+    threshold_pct: float = Field(80.0, ge=0.0, le=100.0)
+    window_min: float = Field(10.0, gt=0.0)
+    min_people: int = Field(5, ge=1)
+    after_s: float = Field(30.0, gt=0.0)
+    notify: list[Literal["mqtt", "webhook", "page"]] = ["mqtt", "webhook", "page"]
+    sound: bool = False  # the page plays a short tone with the banner
+
+
+class SnapshotsConfig(Section):
+    """The best crop of each decided person (largest, sharpest, most frontal), as a JPEG file
+    with its path in the database; off when ``privacy.store_images`` is false."""
+
+    enabled: bool = True
+    dir: str = "output/snapshots"
+    retention_days: float = Field(30.0, gt=0.0)
+    max_files: int = Field(10_000, ge=1)
+    pad: float = Field(0.4, ge=0.0, le=2.0)  # around the face box, in face sizes
+    max_px: int = Field(256, ge=32, le=2048)  # longer side of the stored crop
+    jpeg_quality: int = Field(85, ge=10, le=100)
+
+
+Point = Annotated[list[float], Field(min_length=2, max_length=2)]  # [x, y]
+
+
+class ZoneConfig(Section):
+    """A polygon: coordinates <= 1 are fractions of the frame, larger ones pixels."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")
+    points: list[Point] = Field(min_length=3)
+
+
+class LineConfig(Section):
+    """A counting line from ``points[0]`` to ``points[1]``; a person whose face centre crosses
+    it from its left to its right (seen from the first point towards the second) goes ``in``
+    (``in_side: "right"``, the default) or ``out``."""
+
+    points: list[Point] = Field(min_length=2, max_length=2)
+    in_side: Literal["left", "right"] = "right"
+
+
+class CameraZones(Section):
+    areas: list[ZoneConfig] = []  # faces outside every area are tracked, not classified
+    line: LineConfig | None = None
+
+
+class ZonesConfig(Section):
+    """Detection areas and a counting line: ``default`` for every camera (and the batch
+    video command), ``cameras`` by camera name."""
+
+    default: CameraZones = CameraZones()
+    cameras: dict[str, CameraZones] = {}
+
+    def for_camera(self, camera: str) -> CameraZones:
+        return self.cameras.get(camera, self.default)
+
+
+class PrivacyConfig(Section):
+    """``blur_faces``: every face is blurred (or pixelated) in the annotated video, the MJPEG
+    stream and the snapshots, boxes and labels kept. ``store_images: false``: no picture is
+    written or sent (statistics only)."""
+
+    blur_faces: bool = False
+    method: Literal["blur", "pixelate"] = "blur"
+    pad: float = Field(0.15, ge=0.0, le=1.0)  # the box grown by this fraction on every side
+    store_images: bool = True
+
+
+class WebConfig(Section):
+    """Extra rules of the web application's HTTP side (facemask.web.api_extra)."""
+
+    # Host headers accepted besides the loopback names and app.host; "*" accepts any. A request
+    # naming another host (DNS rebinding: a web page making the browser talk to the camera PC) gets 421.
+    allowed_hosts: list[str] = []
+
+
 class Config(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
@@ -332,6 +462,13 @@ class Config(BaseModel):
     training: TrainingConfig = TrainingConfig()
     app: AppConfig = AppConfig()
     broker: BrokerConfig = BrokerConfig()
+    mqtt: MqttConfig = MqttConfig()
+    alerts: list[AlertRule] = []
+    webhooks: list[WebhookConfig] = []
+    snapshots: SnapshotsConfig = SnapshotsConfig()
+    zones: ZonesConfig = ZonesConfig()
+    privacy: PrivacyConfig = PrivacyConfig()
+    web: WebConfig = WebConfig()
 
     @field_validator("detector", mode="before")
     @classmethod

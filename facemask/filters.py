@@ -4,12 +4,16 @@ so a face outside the detection area is still tracked and drawn (darker), just n
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .config import FiltersConfig, Margins
 from .faces_quality import is_whole_face
 from .types import Face
+
+if TYPE_CHECKING:
+    from .zones import Zones
 
 TOO_SMALL = "too_small"
 OUTSIDE_AREA = "outside_area"
@@ -50,11 +54,12 @@ def is_frontal(face: Face, min_eye_ratio: float = 0.2) -> bool:
 
 
 def apply_filters(faces: list[Face], cfg: FiltersConfig, width: int, height: int,
-                  min_score: float | Sequence[float] = 0.0) -> list[Face]:
+                  min_score: float | Sequence[float] = 0.0, zones: "Zones | None" = None) -> list[Face]:
     """Set ``skip_reason`` on faces that must not be classified; return the ones to classify.
     ``min_score`` (one for all faces, or one per face): faces the detector scored lower are often
     no face at all (the back of a head, a palm), which a mask classifier has never seen: followed
-    and drawn, never classified."""
+    and drawn, never classified. ``zones``: a camera's polygon areas (:mod:`facemask.zones`); a
+    face outside all of them is outside the detection area too."""
     x1, y1, x2, y2 = detection_area(cfg.detection_area, width, height)
     keep = []
     mins = [float(min_score)] * len(faces) if isinstance(min_score, (int, float)) else list(min_score)
@@ -63,7 +68,7 @@ def apply_filters(faces: list[Face], cfg: FiltersConfig, width: int, height: int
         bx1, by1, bx2, by2 = face.box
         if face.size < cfg.min_face_size:
             face.skip_reason = TOO_SMALL
-        elif not (x1 <= cx <= x2 and y1 <= cy <= y2):
+        elif not (x1 <= cx <= x2 and y1 <= cy <= y2) or (zones is not None and not zones.inside((cx, cy))):
             face.skip_reason = OUTSIDE_AREA
         elif cfg.edge_margin and min(bx1, by1, width - bx2, height - by2) < cfg.edge_margin:
             face.skip_reason = AT_EDGE

@@ -38,7 +38,7 @@ class FramePipeline:
 
     def process(self, frame: np.ndarray, *, image: str | None = None, frame_index: int | None = None,
                 time_s: float | None = None, near: np.ndarray | None = None, margin: float = 2.0,
-                min_score: float | None = None) -> FrameResult:
+                min_score: float | None = None, zones=None) -> FrameResult:
         """Detect, filter, classify. ``image`` (a photo's name) selects photo mode (see the module
         docstring). ``near``, ``margin`` and ``min_score`` are for video with a detector that
         ``searches_regions``: search only around those boxes (grown by ``margin`` face sizes),
@@ -55,9 +55,9 @@ class FramePipeline:
             faces = self.detector.detect(frame, min_score)
         t1 = time.perf_counter()
         if photo:
-            self.label_all(frame, faces)
+            self.label_all(frame, faces, zones)
         else:
-            self.classify(frame, faces, min_score is not None)
+            self.classify(frame, faces, min_score is not None, zones)
         t2 = time.perf_counter()
         return FrameResult(
             width=w, height=h, faces=faces, image=image, frame=frame_index, time_s=time_s,
@@ -70,18 +70,18 @@ class FramePipeline:
             scores = [max(s, self.detector.score_threshold) for s in scores]
         return scores
 
-    def classify(self, frame: np.ndarray, faces: list[Face], weak: bool = False) -> None:
+    def classify(self, frame: np.ndarray, faces: list[Face], weak: bool = False, zones=None) -> None:
         """Video: filter, then classify every face that passed in one batch. Faces below the
         detector's classify threshold are not classified, nor (``weak``: detected below the
         detector's own threshold) faces below its ``score_threshold``."""
         h, w = frame.shape[:2]
-        self.classifier.classify(frame, apply_filters(faces, self.cfg.filters, w, h, self._min_scores(faces, weak)))
+        self.classifier.classify(frame, apply_filters(faces, self.cfg.filters, w, h, self._min_scores(faces, weak), zones))
 
-    def label_all(self, frame: np.ndarray, faces: list[Face]) -> None:
+    def label_all(self, frame: np.ndarray, faces: list[Face], zones=None) -> None:
         """Photos: classify every face in one batch (the detection area aside); a face the
         filters would have skipped, or whose label is uncertain, is marked low-confidence."""
         h, w = frame.shape[:2]
-        apply_filters(faces, self.cfg.filters, w, h, self._min_scores(faces, False))
+        apply_filters(faces, self.cfg.filters, w, h, self._min_scores(faces, False), zones)
         labelled = [f for f in faces if f.skip_reason != OUTSIDE_AREA]
         self.classifier.classify(frame, labelled)
         for f in labelled:

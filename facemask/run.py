@@ -232,7 +232,11 @@ class ImageSession:
 
     def draw(self, image: np.ndarray, result: FrameResult) -> np.ndarray:
         from .annotate import draw_result
+        from .privacy import hide_faces
 
+        cfg = getattr(self.pipeline, "cfg", None)
+        if cfg is not None:
+            hide_faces(image, result.faces, cfg.privacy)  # before boxes and labels
         return draw_result(image, result, self.draw_landmarks)
 
     def pop_events(self) -> list[Event]:

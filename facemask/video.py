@@ -28,10 +28,12 @@ from .filters import detection_area
 from .io.sinks import write_csv, write_json
 from .io.sinks.base import FrameOutput, SinkBase
 from .pipeline import FramePipeline
+from .privacy import hide_faces
 from .stats import CSV_HEADER, PeopleStats
 from .tracking import FaceTracker
 from .types import Event, EventIds, Frame, FrameResult
 from .votes import UNDECIDED
+from .zones import LineCounter, Zones, draw_line, shade_outside_areas
 
 
 class VideoSession:
@@ -59,6 +61,9 @@ class VideoSession:
         self._last_full: float | None = None  # stream time of the last full detection
         self._last_time = 0.0
         self._finished = False
+        self.zones_cfg = cfg.zones.for_camera(camera)  # polygon areas and a counting line
+        self.zones: Zones | None = None  # in pixels, from the first frame
+        self.line: LineCounter | None = None
 
     # ------------------------------------------------------------- per frame
 
@@ -78,18 +83,20 @@ class VideoSession:
         image, time_s, index = frame.image, frame.time_s, frame.index
         self.frames += 1
         self._last_time = time_s
+        zones = self._zones_for(image)
         if self.tracker is None:
             self.detected_frames += 1
-            return self.pipeline.process(image, frame_index=index, time_s=time_s)
+            return self.pipeline.process(image, frame_index=index, time_s=time_s, zones=zones)
         detected: FrameResult | None = None  # None: nothing detected on this frame
         if self._full_detection_due(time_s):
-            detected = self.pipeline.process(image, frame_index=index, time_s=time_s, min_score=self.min_score)
+            detected = self.pipeline.process(image, frame_index=index, time_s=time_s, min_score=self.min_score,
+                                             zones=zones)
             self._last_full = time_s
             self.detected_frames += 1
         elif self.local_search:
             detected = self.pipeline.process(image, frame_index=index, time_s=time_s,
                                              near=self.tracker.predicted_boxes(), margin=self.cfg.tracker.search_margin,
-                                             min_score=self.min_score)
+                                             min_score=self.min_score, zones=zones)
         t0 = time.perf_counter()
         if detected is None:
             step = self.tracker.update(time_s, None)
@@ -101,14 +108,36 @@ class VideoSession:
             result.faces = step.shown
         result.faces = result.faces + self.tracker.carried_faces(time_s)
         self._events.extend(self.stats.update(time_s, step.active, step.ended, frame.wall_time))
+        if self.line is not None:
+            self.line.update(result.faces, time_s, {t.id for t in step.active if t.id is not None})
         result.timings_ms["track"] = (time.perf_counter() - t0) * 1e3
         return result
+
+    def _zones_for(self, image: np.ndarray) -> Zones | None:
+        if not self.zones_cfg.areas and self.zones_cfg.line is None:
+            return None
+        h, w = image.shape[:2]
+        if self.zones is None or self.zones.size != (w, h):
+            self.zones = Zones(self.zones_cfg, w, h)
+            if self.zones.line is not None and self.line is None:
+                self.line = LineCounter(self.zones)
+            elif self.line is not None:
+                self.line.zones = self.zones
+        return self.zones if self.zones.has_areas else None
+
+    def line_counts(self) -> dict | None:
+        """Crossings of the counting line: ``{"in", "out", "zones": {area: {"in", "out"}}}``; None without a line."""
+        return self.line.snapshot() if self.line is not None else None
 
     def draw(self, frame: np.ndarray, result: FrameResult) -> np.ndarray:
         """Annotate in place: detection area, each face with its track id / decision / vote
         balance, and the people panel."""
         h, w = frame.shape[:2]
+        hide_faces(frame, result.faces, self.cfg.privacy)  # first: no face pixel is drawn around
         shade_outside(frame, detection_area(self.cfg.filters.detection_area, w, h))
+        if self.zones is not None:
+            shade_outside_areas(frame, self.zones)
+            draw_line(frame, self.zones, self.line.counts if self.line is not None else {})
         landmarks = self.cfg.output.draw_landmarks
         if self.tracker is None:
             return draw_result(frame, result, landmarks)
@@ -129,7 +158,10 @@ class VideoSession:
 
     def snapshot(self) -> dict:
         """Counters now plus the time series of the last ``stats.snapshot_intervals`` intervals."""
-        return self.stats.snapshot()
+        snap = self.stats.snapshot()
+        if self.line is not None:
+            snap["line"] = self.line.snapshot()
+        return snap
 
     # ------------------------------------------------------------- end of video
 
@@ -145,7 +177,10 @@ class VideoSession:
         if self.tracker is None:
             return {}
         c = self.stats.counters()
-        return {k: c[k] for k in ("people", "masked", "unmasked", "mask_incorrect", "undecided", "pct_masked", "static_faces", "face_not_seen")}
+        out = {k: c[k] for k in ("people", "masked", "unmasked", "mask_incorrect", "undecided", "pct_masked", "static_faces", "face_not_seen")}
+        if self.line is not None:
+            out.update(line_in=self.line.counts["in"], line_out=self.line.counts["out"])
+        return out
 
     def write_reports(self, stem: Path) -> list[Path]:
         """``<stem>.summary.json`` and ``<stem>.people.csv`` (one row per track), written atomically."""
@@ -168,6 +203,7 @@ class VideoSession:
                 "static_after_frames": self.cfg.filters.static_after_frames,
                 "static_max_motion": self.cfg.filters.static_max_motion,
             },
+            **({"line": self.line.snapshot()} if self.line is not None else {}),
             "interval_s": self.cfg.stats.interval_s,
             "series": list(self.stats.series),
         })

@@ -131,7 +131,7 @@ def test_api_stats_events_history_health_metrics(live_app):
     text = body.decode()
     assert status == 200 and headers["Content-Type"].startswith("text/plain")
     assert 'facemask_camera_up{camera="door"} 1.0' in text and 'facemask_camera_up{camera="lobby"} 0.0' in text
-    for name in ("facemask_capture_fps", "facemask_process_fps", 'facemask_people{camera="door",decision="masked"}'):
+    for name in ("facemask_capture_fps", "facemask_process_fps", 'facemask_people_total{camera="door",decision="masked"}'):
         assert name in text
     detect = re.search(r'facemask_stage_seconds_count\{camera="door",stage="detect"\} (\S+)', text)
     classify = re.search(r'facemask_stage_seconds_count\{camera="door",stage="classify"\} (\S+)', text)
@@ -181,6 +181,8 @@ def test_restart_keeps_the_totals_and_history(live_app, tmp_path):
                 page.goto(again.url + "?token=" + TOKEN)
                 page.wait_for_function(f"Number(document.querySelector('#total-people').textContent) >= {stored[0]}",
                                        timeout=PAGE_WAIT_MS)
+                page.wait_for_selector("#chart rect.bar", timeout=PAGE_WAIT_MS)  # % masked per interval
+                page.select_option("#chart-mode", "cumulative")
                 page.wait_for_selector("#chart path.line")
     finally:
         assert again.stop() == 0

@@ -28,6 +28,7 @@ from .storage import COUNTERS, OK, Store, StoreUnavailable
 HERE = Path(__file__).resolve().parent
 COOKIE = "facemask_token"
 BOUNDARY = "frame"
+HISTORY_COLUMNS = ["ts", "people", "masked", "unmasked", "mask_incorrect"]  # each /api/history row
 MIME = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8", ".svg": "image/svg+xml"}
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
@@ -187,6 +188,9 @@ def create_app(cfg: Config, workers: list[Any], store: Store, metrics: Metrics, 
 
         def frames() -> Iterator[bytes]:
             seq, sent = 0, 0.0
+            # Each part ends with the next boundary: a browser shows a part when the boundary after
+            # it arrives, so sending the boundary first would show every frame one frame late.
+            yield f"--{BOUNDARY}\r\n".encode()
             while not streams.stopping.is_set():
                 got = worker.jpeg.newer(seq, timeout=0.5)
                 if got is None and time.monotonic() - sent < 2.0:
@@ -195,8 +199,8 @@ def create_app(cfg: Config, workers: list[Any], store: Store, metrics: Metrics, 
                 # the viewer is still there.
                 seq, jpeg = got if got is not None else worker.jpeg.peek()
                 sent = time.monotonic()
-                yield (f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\n\r\n".encode()
-                       + jpeg + b"\r\n")
+                yield (f"Content-Type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\n\r\n".encode()
+                       + jpeg + f"\r\n--{BOUNDARY}\r\n".encode())
 
         return Response(_StreamBody(frames(), streams), mimetype=f"multipart/x-mixed-replace; boundary={BOUNDARY}",
                         headers={"X-Accel-Buffering": "no"}, direct_passthrough=True)
@@ -226,7 +230,7 @@ def create_app(cfg: Config, workers: list[Any], store: Store, metrics: Metrics, 
     def history():
         hours = _int_arg("hours", 24, 1, 24 * 366)
         try:
-            return jsonify(cameras=store.history(time.time() - hours * 3600.0))
+            return jsonify(columns=HISTORY_COLUMNS, cameras=store.history(time.time() - hours * 3600.0))
         except StoreUnavailable as exc:
             abort(503, description=str(exc))
 
@@ -251,4 +255,7 @@ def create_app(cfg: Config, workers: list[Any], store: Store, metrics: Metrics, 
     def _error(exc):
         return Response(json.dumps({"error": exc.description}) + "\n", exc.code, mimetype="application/json")
 
+    from .api_extra import register  # alerts, snapshots, people.csv, per-camera pages, OpenAPI, Host check
+
+    register(app, cfg, store, workers, token)
     return app

@@ -92,6 +92,7 @@ def run_camera(cam: CameraConfig, cfg: Config, channel: Channel, stop: threading
     ``pipeline``: a :class:`~facemask.pipeline.FramePipeline` (built from ``cfg`` when None);
     ``sinks``: more sinks for every run (alerts, MQTT ...), after the publishing one.
     """
+    from ..io.sinks.factory import camera_sinks
     from ..pipeline import FramePipeline
     from ..run import Runner
     from ..video import VideoSession
@@ -119,7 +120,8 @@ def run_camera(cam: CameraConfig, cfg: Config, channel: Channel, stop: threading
                               extra=lambda src=source, n=reconnects: {
                                   "reconnects": n, "loops": getattr(src, "loops", 0), "source_fps": src.info.fps,
                                   "frame_size": [src.info.width, src.info.height]})
-        run_sinks = [publish, *(sinks or [])]
+        # MQTT, alerts, snapshots, line crossings first: an event's snapshot exists when it reaches the page
+        run_sinks = [*camera_sinks(cfg, cam.name, session), publish, *(sinks or [])]
         if cam.max_fps > 0:
             run_sinks.append(_Pace(cam.max_fps, stop))
         run_stop = threading.Event()

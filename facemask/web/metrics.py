@@ -29,8 +29,9 @@ class _Collector:
         cap = GaugeMetricFamily("facemask_capture_fps", "frames read from the source per second", labels=["camera"])
         proc = GaugeMetricFamily("facemask_process_fps", "frames processed per second", labels=["camera"])
         lag = GaugeMetricFamily("facemask_lag_seconds", "capture to the page, of the frame shown", labels=["camera"])
-        people = GaugeMetricFamily("facemask_people", "people counted since the database was created, by decision",
-                                   labels=["camera", "decision"])
+        # cumulative (it only grows): a counter, exposed as facemask_people_total
+        people = CounterMetricFamily("facemask_people", "people counted since the database was created, by decision",
+                                     labels=["camera", "decision"])
         pct = GaugeMetricFamily("facemask_masked_ratio", "masked / decided people (0..1)", labels=["camera"])
         faces = GaugeMetricFamily("facemask_faces_in_view", "faces in the latest processed frame", labels=["camera"])
         frames = CounterMetricFamily("facemask_frames_processed", "frames processed since start", labels=["camera"])

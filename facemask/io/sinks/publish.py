@@ -66,6 +66,8 @@ class PublishSink(SinkBase):
 
     def __init__(self, channel: Channel, session: Any, *, run: str, jpeg_quality: int = 90, stream_fps: float = 10.0,
                  stats_every_s: float = 0.5, extra: Callable[[], dict[str, Any]] | None = None):
+        cfg = getattr(session, "cfg", None)
+        self._images = cfg is None or cfg.privacy.store_images
         self.channel, self.session, self.run = channel, session, run
         self.jpeg_quality = jpeg_quality
         self.jpeg_period = 1.0 / stream_fps if stream_fps > 0 else 0.0
@@ -98,7 +100,7 @@ class PublishSink(SinkBase):
             values = self._timings.setdefault(stage, [])
             if len(values) < 200:
                 values.append(ms)
-        if now - self._last_jpeg >= self.jpeg_period:
+        if now - self._last_jpeg >= self.jpeg_period and self._images:  # privacy.store_images false: no picture
             self._last_jpeg = now
             ok, buf = cv2.imencode(".jpg", out.annotated, [cv2.IMWRITE_JPEG_QUALITY, self.jpeg_quality])
             if ok:

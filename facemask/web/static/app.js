@@ -9,6 +9,9 @@ const STATE_TEXT = {
 const $ = (sel, root = document) => root.querySelector(sel);
 const fmt = (v, digits = 0) => (v === null || v === undefined ? "–" : Number(v).toFixed(digits));
 const pctText = (v) => (v === null || v === undefined ? "–" : `${fmt(v, 1)} %`);
+// Below 1 fps one decimal reads "0.0": show two, so a slow camera is not taken for a stopped one.
+const fpsText = (v) => (v === null || v === undefined ? "–" : v > 0 && v < 1 ? Number(v).toFixed(2) : fmt(v, 1));
+const single = document.body.dataset.single || null; // the page of one camera (/camera/NAME)
 
 let lastEventId = 0;
 let offline = false;
@@ -56,8 +59,8 @@ function renderCamera(cam, color) {
     setText($(`[data-key="${key}"]`, root), cam.tracking || c.people ? fmt(c[key]) : "–");
   }
   setText($('[data-key="pct_masked"]', root), pctText(c.pct_masked));
-  setText($('[data-key="capture_fps"]', root), fmt(cam.capture_fps, 1));
-  setText($('[data-key="process_fps"]', root), fmt(cam.process_fps, 1));
+  setText($('[data-key="capture_fps"]', root), fpsText(cam.capture_fps));
+  setText($('[data-key="process_fps"]', root), fpsText(cam.process_fps));
   setText($('[data-key="detect"]', root), fmt(cam.latency_ms.detect, 0));
   setText($('[data-key="classify"]', root), fmt(cam.latency_ms.classify, 0));
   const v = cam.in_view;
@@ -71,7 +74,8 @@ async function refreshStats() {
   try {
     const stats = await getJSON("/api/stats");
     setOnline(true);
-    const t = stats.totals;
+    const mine = single ? stats.cameras.find((c) => c.name === single) : null;
+    const t = mine ? mine.counters : stats.totals;
     setText($("#total-people"), fmt(t.people));
     setText($("#total-masked"), fmt(t.masked));
     setText($("#total-unmasked"), fmt(t.unmasked));
@@ -94,25 +98,45 @@ function colorOf(name) {
 
 const DECISION_TEXT = { mask: "masked", no_mask: "unmasked", mask_incorrect: "mask worn incorrectly", undecided: "undecided" };
 
-function eventItem(ev) {
-  const li = document.createElement("li");
+const byPerson = new Map(); // camera/person -> its <li> (one entry per person, updated in place)
+
+function personKey(ev) {
+  return `${ev.camera}|${(ev.data && ev.data.person) || ev.track_id}`;
+}
+
+function eventItem(ev, li) {
+  li = li || document.createElement("li");
   li.className = `event ${ev.label || ""}`;
+  li.replaceChildren();
+  const person = ev.data && ev.data.person;
+  if (person) {
+    const img = document.createElement("img");
+    img.className = "thumb";
+    img.alt = `snapshot of person #${ev.track_id}`;
+    img.loading = "lazy";
+    img.src = `/api/snapshots/${person.split("/").map(encodeURIComponent).join("/")}.jpg?d=${ev.label}`;
+    img.addEventListener("error", () => img.remove(), { once: true });
+    li.append(img);
+  }
   const time = document.createElement("time");
   time.textContent = new Date(ev.ts * 1000).toLocaleTimeString();
   const what = document.createElement("span");
-  const person = ev.track_id === null ? "person" : `person #${ev.track_id}`;
+  const who = ev.track_id === null ? "person" : `person #${ev.track_id}`;
   const label = DECISION_TEXT[ev.label] || ev.label || ev.kind;
-  const prev = ev.kind === "decision_changed" && ev.data.previous !== "undecided" ? ev.data.previous : null;
-  what.textContent = `${ev.camera} · ${person}: ${label}${prev ? ` (was ${DECISION_TEXT[prev] || prev})` : ""}`;
+  const prev = li.dataset.label && li.dataset.label !== ev.label ? li.dataset.label : null;
+  what.textContent = `${ev.camera} · ${who}: ${label}${prev ? ` (was ${DECISION_TEXT[prev] || prev})` : ""}`;
+  li.dataset.label = ev.label;
   li.append(time, what);
   return li;
 }
 
 // A decision about a counted person: "decided" / "decision_changed" of a person, or the moment a
 // track that was already decided becomes a person (posters and short tracks are left out).
+// One person gets one entry: its "person" and "decided" events are the same decision.
 function isDecision(ev) {
   const d = ev.data || {};
-  return ["decided", "decision_changed", "person"].includes(ev.kind) && d.status === "person" && ev.label && ev.label !== "undecided";
+  return ["decided", "decision_changed", "person"].includes(ev.kind) && d.status === "person" && ev.label && ev.label !== "undecided"
+    && (!single || ev.camera === single);
 }
 
 async function refreshEvents() {
@@ -124,8 +148,83 @@ async function refreshEvents() {
     const fresh = data.events.filter(isDecision);
     if (!fresh.length) return;
     $(".empty", list)?.remove();
-    for (const ev of fresh) list.prepend(eventItem(ev));
-    while (list.children.length > 30) list.lastElementChild.remove();
+    for (const ev of fresh) {
+      const key = personKey(ev);
+      const known = byPerson.get(key);
+      if (known && known.dataset.label === ev.label) continue; // the same decision again
+      const li = eventItem(ev, known);
+      byPerson.set(key, li);
+      list.prepend(li);
+    }
+    while (list.children.length > 30) {
+      const last = list.lastElementChild;
+      for (const [k, v] of byPerson) if (v === last) byPerson.delete(k);
+      last.remove();
+    }
+  } catch (err) {
+    /* shown by the connection badge */
+  }
+}
+
+// ------------------------------------------------------------------ alerts
+
+let lastAlertId = -1; // -1: the first poll only learns where the list ends (old alerts are not news)
+
+function beep() {
+  try {
+    const ctx = new AudioContext();
+    const osc = ctx.createOscillator();
+    osc.frequency.value = 880;
+    osc.connect(ctx.destination);
+    osc.start();
+    osc.stop(ctx.currentTime + 0.25);
+  } catch (err) {
+    /* no audio without a user gesture: the banner is enough */
+  }
+}
+
+function showAlert(alert) {
+  const banner = $("#alert-banner");
+  setText($("#alert-text"), `${alert.camera}: ${alert.message}`);
+  setText($("#alert-time"), new Date(alert.time * 1000).toLocaleTimeString());
+  banner.dataset.type = alert.type;
+  banner.hidden = false;
+  if (alert.sound) beep();
+}
+
+async function refreshAlerts() {
+  try {
+    const since = Math.max(lastAlertId, 0);
+    const data = await getJSON(`/api/alerts?since=${since}&limit=50`);
+    const alerts = data.alerts.filter((a) => !single || a.camera === single);
+    if (lastAlertId < 0) {
+      lastAlertId = data.alerts.length ? data.alerts[data.alerts.length - 1].id : 0;
+      const recent = alerts.filter((a) => Date.now() / 1000 - a.time < 300);
+      if (recent.length) showAlert(recent[recent.length - 1]);
+      return;
+    }
+    if (!data.alerts.length) return;
+    lastAlertId = data.alerts[data.alerts.length - 1].id;
+    if (alerts.length) showAlert(alerts[alerts.length - 1]);
+  } catch (err) {
+    /* shown by the connection badge */
+  }
+}
+
+// ------------------------------------------------------------------ line crossings
+
+async function refreshLine() {
+  try {
+    const lines = await getJSON("/api/line");
+    for (const [name, counts] of Object.entries(lines)) {
+      const root = document.querySelector(`.camera[data-camera="${CSS.escape(name)}"]`);
+      if (!root) continue;
+      $(".line", root).hidden = false;
+      setText($('[data-key="line_in"]', root), fmt(counts.in));
+      setText($('[data-key="line_out"]', root), fmt(counts.out));
+      const zones = Object.entries(counts.zones || {}).filter(([z]) => z !== "-");
+      setText($(".zones", root), zones.map(([z, c]) => `${z}: in ${c.in} · out ${c.out}`).join(" | "));
+    }
   } catch (err) {
     /* shown by the connection badge */
   }
@@ -142,24 +241,50 @@ function svgEl(name, attrs, text) {
   return el;
 }
 
+const chartHours = () => Number($("#chart-hours").value);
+const chartMode = () => $("#chart-mode").value;
+// Interval of the per-interval chart: about 60 points over the range.
+const bucketSeconds = () => Math.max(60, (chartHours() * 3600) / 60);
+
+// Rows are cumulative counters ([ts, people, masked, unmasked, mask_incorrect], see /api/history columns).
+function cumulative(rows) {
+  return rows.map(([ts, , masked, unmasked]) => {
+    const decided = masked + unmasked; // unmasked includes masks worn incorrectly
+    return [ts, decided ? (100 * masked) / decided : null];
+  });
+}
+
+// % masked among the people decided within each interval: differences of consecutive samples.
+function perInterval(rows, bucket) {
+  const sums = new Map();
+  for (let i = 1; i < rows.length; i++) {
+    const dm = rows[i][2] - rows[i - 1][2];
+    const du = rows[i][3] - rows[i - 1][3];
+    if (dm < 0 || du < 0) continue; // the database was reset
+    const key = Math.floor(rows[i][0] / bucket) * bucket;
+    const s = sums.get(key) || [0, 0];
+    s[0] += dm;
+    s[1] += du;
+    sums.set(key, s);
+  }
+  return [...sums.entries()].sort((a, b) => a[0] - b[0])
+    .map(([t, [m, u]]) => [t + bucket / 2, m + u ? (100 * m) / (m + u) : null]);
+}
+
 function drawChart() {
   const svg = $("#chart");
   const w = Math.max(svg.clientWidth, 200);
   const h = Math.max(svg.clientHeight, 120);
   svg.setAttribute("viewBox", `0 0 ${w} ${h}`);
   svg.replaceChildren();
-  const pad = { l: 40, r: 10, t: 10, b: 22 };
-  const series = Object.entries(history).map(([name, rows]) => [
-    name,
-    rows.map(([ts, , masked, unmasked]) => {
-      const decided = masked + unmasked; // unmasked includes masks worn incorrectly
-      return [ts, decided ? (100 * masked) / decided : null];
-    }),
+  const pad = { l: 52, r: 12, t: 12, b: 24 };
+  const series = Object.entries(history).filter(([name]) => !single || name === single).map(([name, rows]) => [
+    name, chartMode() === "cumulative" ? cumulative(rows) : perInterval(rows, bucketSeconds()),
   ]);
   const times = series.flatMap(([, pts]) => pts.map((p) => p[0]));
   const now = serverTime || Date.now() / 1000;
   const x1 = Math.max(now, ...times);
-  const x0 = Math.min(times.length ? Math.min(...times) : x1 - 3600, x1 - 60);
+  const x0 = x1 - chartHours() * 3600;
   const X = (t) => pad.l + ((t - x0) / (x1 - x0)) * (w - pad.l - pad.r);
   const Y = (p) => pad.t + (1 - p / 100) * (h - pad.t - pad.b);
   for (const p of [0, 25, 50, 75, 100]) {
@@ -181,9 +306,20 @@ function drawChart() {
   for (const [name, pts] of series) {
     let d = "";
     let pen = false;
+    const step = chartMode() === "interval" ? bucketSeconds() : 0;
     for (const [t, p] of pts) {
-      if (p === null) { pen = false; continue; }
-      d += `${pen ? "L" : "M"}${X(t).toFixed(1)},${Y(p).toFixed(1)}`;
+      if (p === null || t < x0) { pen = false; continue; }
+      if (step) {
+        // one level per interval, from its start to its end (the latest one ends now)
+        const a = X(Math.max(t - step / 2, x0));
+        const b = X(Math.min(t + step / 2, x1));
+        d += `${pen ? "L" : "M"}${a.toFixed(1)},${Y(p).toFixed(1)}L${b.toFixed(1)},${Y(p).toFixed(1)}`;
+        const top = Math.min(Y(p), Y(0) - 2); // a bar even at 0 %
+        svg.append(svgEl("rect", { x: a, y: top, width: Math.max(b - a - 1, 2), height: Y(0) - top, class: "bar",
+                                   fill: colorOf(name) }));
+      } else {
+        d += `${pen ? "L" : "M"}${X(t).toFixed(1)},${Y(p).toFixed(1)}`;
+      }
       pen = true;
     }
     if (d) svg.append(svgEl("path", { d, class: "line", stroke: colorOf(name) }));
@@ -195,14 +331,13 @@ function drawChart() {
   if (!series.some(([, pts]) => pts.some((p) => p[1] !== null))) {
     svg.append(svgEl("text", { x: w / 2, y: h / 2, class: "axis", "text-anchor": "middle" }, "no decided people yet"));
   }
-  const since = new Date(x0 * 1000);
-  const sameDay = since.toDateString() === new Date().toDateString();
-  setText($("#chart-range"), times.length ? `since ${sameDay ? since.toLocaleTimeString() : since.toLocaleString()}` : "");
+  const mode = chartMode() === "interval" ? `per ${Math.round(bucketSeconds() / 60)} min` : "cumulative since the database was created";
+  setText($("#chart-range"), `${mode}, last ${chartHours() >= 48 ? `${chartHours() / 24} days` : `${chartHours()} h`}`);
 }
 
 async function refreshHistory() {
   try {
-    history = (await getJSON("/api/history?hours=24")).cameras;
+    history = (await getJSON(`/api/history?hours=${chartHours()}`)).cameras;
     drawChart();
   } catch (err) {
     /* shown by the connection badge */
@@ -225,5 +360,17 @@ function every(ms, fn) {
 every(1000, refreshStats);
 every(2000, refreshEvents);
 every(5000, refreshHistory);
+every(2000, refreshAlerts);
+every(2000, refreshLine);
 loadConfig();
 window.addEventListener("resize", drawChart);
+$("#chart-hours").addEventListener("change", refreshHistory);
+$("#chart-mode").addEventListener("change", drawChart);
+$("#alert-close").addEventListener("click", () => { $("#alert-banner").hidden = true; });
+document.querySelectorAll(".camera .fullscreen").forEach((button) => {
+  button.addEventListener("click", () => {
+    const video = button.closest(".camera").querySelector(".video");
+    if (document.fullscreenElement) document.exitFullscreen();
+    else video.requestFullscreen?.();
+  });
+});
