@@ -67,7 +67,8 @@ def test_facemask_video_runs_from_any_folder_without_tensorflow(base_venv, tmp_p
 
 def test_missing_extra_is_one_line(base_venv, tmp_path):
     env = {**os.environ, "FACEMASK_MODELS_DIR": str(MODELS), "PYTHONPATH": ""}
-    proc = subprocess.run([str(base_venv / "bin" / "facemask"), "images", "--input_image_dir", str(tmp_path),
+    (tmp_path / "in").mkdir()
+    proc = subprocess.run([str(base_venv / "bin" / "facemask"), "images", "--input_image_dir", str(tmp_path / "in"),
                            "--output_image_dir", str(tmp_path / "out"), "--set", "classifier.model=ofm_classifier_onnx"],
                           capture_output=True, text=True, timeout=300, cwd=tmp_path, env=env)
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
