@@ -235,7 +235,9 @@ def make_runtime(path: str, cfg: YuNetConfig):
     try:
         return OnnxRuntimeYuNet(path, cfg)
     except BackendUnavailable as exc:
-        log.warning("%s; YuNet runs on OpenCV's DNN instead", exc)
+        # "auto" on an install without the [onnx] extra: OpenCV is the documented fallback, not
+        # something to warn about on every command (an explicit runtime still fails loudly).
+        log.debug("%s; YuNet runs on OpenCV's DNN instead", exc)
         return OpenCVYuNet(path, cfg)
 
 

@@ -86,6 +86,7 @@ class VideoFileSource(SourceBase):
         )
         self.loops = 0  # times the file was rewound
         self._stop = threading.Event()
+        self._decoder: tuple[threading.Thread, threading.Event] | None = None
 
     def _read(self) -> np.ndarray | None:
         ok, frame = self.cap.read()
@@ -143,6 +144,7 @@ class VideoFileSource(SourceBase):
                     return
 
         worker = threading.Thread(target=decode, name="facemask-decode", daemon=True)
+        self._decoder = (worker, stop)
         worker.start()
         try:
             while (frame := frames.get()) is not None:
@@ -160,4 +162,11 @@ class VideoFileSource(SourceBase):
 
     def close(self) -> None:
         self._stop.set()
+        # The decode thread may be inside cap.read() (an interrupted run): releasing the capture
+        # under it crashes FFmpeg, so stop it first.
+        decoder = self._decoder
+        if decoder is not None:
+            worker, stop = decoder
+            stop.set()
+            worker.join(timeout=10.0)
         self.cap.release()
