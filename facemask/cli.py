@@ -221,15 +221,18 @@ def video(cfg: Config, args) -> int:
             sinks += camera_sinks(cfg, stem.name, session, db_path=stem.with_name(stem.name + ".sqlite"),
                                   snapshots=args.snapshots, snapshot_dir=stem.with_name(stem.name + ".snapshots"),
                                   record_line=False)
-    except BaseException:
+        total = info.frames if args.max_frames is None else min(info.frames or args.max_frames, args.max_frames)
+        with source, tqdm(total=total, unit="frame", disable=args.no_progress, dynamic_ncols=True) as bar:
+            rep = Runner(source, session, [*sinks, TallySink()], max_frames=args.max_frames,
+                         on_progress=lambda n: bar.update(n - bar.n)).run()
+    except BaseException:  # also an interruption before the runner's own try
         for sink in sinks:
-            sink.abort()
+            try:
+                sink.abort()  # a second abort (the runner's came first) must not hide the error
+            except Exception:
+                log.debug("aborting %s again failed", type(sink).__name__, exc_info=True)
         source.close()
         raise
-    total = info.frames if args.max_frames is None else min(info.frames or args.max_frames, args.max_frames)
-    with source, tqdm(total=total, unit="frame", disable=args.no_progress, dynamic_ncols=True) as bar:
-        rep = Runner(source, session, [*sinks, TallySink()], max_frames=args.max_frames,
-                     on_progress=lambda n: bar.update(n - bar.n)).run()
     truncated = source.truncated() if isinstance(source, VideoFileSource) and args.max_frames is None else None
     if truncated:
         log.warning("%s", truncated)

@@ -27,7 +27,7 @@ from .config import Config
 from .filters import detection_area
 from .io.sinks import write_csv, write_json
 from .io.sinks.base import FrameOutput, SinkBase
-from .pipeline import FramePipeline
+from .pipeline import FramePipeline, video_config
 from .privacy import hide_faces
 from .stats import CSV_HEADER, PeopleStats
 from .tracking import FaceTracker
@@ -43,7 +43,7 @@ class VideoSession:
         (see :class:`facemask.types.Event`)."""
         self.cfg = cfg
         self.fps = fps if fps > 0 else 25.0
-        self.pipeline = pipeline if pipeline is not None else FramePipeline(cfg)
+        self.pipeline = pipeline if pipeline is not None else FramePipeline(video_config(cfg))
         self.ids = EventIds(camera, run_id)
         regions = self.pipeline.searches_regions
         self.local_search = cfg.tracker.local_search and regions

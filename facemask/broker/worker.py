@@ -94,7 +94,7 @@ class CameraRun:
     def _loop(self) -> None:
         from ..io.sinks.broker import BrokerSink
         from ..io.sources import open_source
-        from ..pipeline import FramePipeline
+        from ..pipeline import FramePipeline, video_config
         from ..run import Runner
         from ..video import VideoSession
 
@@ -105,7 +105,7 @@ class CameraRun:
             while not self.stop.is_set():
                 try:
                     if pipeline is None:
-                        pipeline = FramePipeline(self.cfg)
+                        pipeline = FramePipeline(video_config(self.cfg))
                     source = open_source(self.cam.source, loop=self.cam.loop, realtime=True)
                 except FacemaskError as exc:
                     delay = backoff.next()

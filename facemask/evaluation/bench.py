@@ -28,7 +28,7 @@ from ..config import Config, load_config
 from ..errors import InputError
 from ..io.sinks import AnnotatedVideoSink, FrameOutput, SinkBase, write_json
 from ..io.sources import SourceBase, VideoFileSource
-from ..pipeline import FramePipeline
+from ..pipeline import FramePipeline, video_config
 from ..run import Runner
 from ..types import Frame, FrameResult
 from .runner import NoClassifier, load_classifier
@@ -38,7 +38,7 @@ def _session(cfg: Config, fps: float):
     from ..video import VideoSession
 
     classifier = load_classifier(cfg)
-    pipeline = FramePipeline(cfg, classifier=classifier or NoClassifier())  # type: ignore[arg-type]  # a stand-in
+    pipeline = FramePipeline(video_config(cfg), classifier=classifier or NoClassifier())  # type: ignore[arg-type]  # a stand-in
     return VideoSession(cfg, fps, pipeline=pipeline), classifier is not None
 
 

@@ -93,13 +93,13 @@ def run_camera(cam: CameraConfig, cfg: Config, channel: Channel, stop: threading
     ``sinks``: more sinks for every run (alerts, MQTT ...), after the publishing one.
     """
     from ..io.sinks.factory import camera_sinks
-    from ..pipeline import FramePipeline
+    from ..pipeline import FramePipeline, video_config
     from ..run import Runner
     from ..video import VideoSession
 
     cfg = live_config(cfg)
     channel.state(STARTING, "loading models")
-    pipeline = pipeline if pipeline is not None else FramePipeline(cfg)
+    pipeline = pipeline if pipeline is not None else FramePipeline(video_config(cfg))
     failures, opened_once, reconnects = 0, False, 0
     while not stop.is_set():
         try:
