@@ -63,8 +63,9 @@ def test_snapshots_alerts_and_line_through_the_api(ops_app):
 
 
 def test_people_csv_openapi_history_metrics(ops_app):
-    ops_app.wait_for(lambda d: any(e["kind"] == "track_ended" for e in d["events"]), "/api/events?limit=1000", TOKEN,
-                     timeout=120)
+    # the first tracks to end may be too short, or their face never judged: wait for a person's end
+    ops_app.wait_for(lambda d: any(e["kind"] == "track_ended" and e["data"].get("status") == "person" for e in d["events"]),
+                     "/api/events?limit=1000", TOKEN, timeout=240)
     status, headers, body = ops_app.get("/api/people.csv", TOKEN)
     assert status == 200 and headers["Content-Type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(body.decode())))
