@@ -4,6 +4,7 @@ that records what arrives, and a local HTTP server that records webhook POSTs.""
 from __future__ import annotations
 
 import http.server
+import getpass
 import json
 import shutil
 import socket
@@ -44,6 +45,9 @@ class Mosquitto:
         self.conf.write_text(
             f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence true\n"
             f"persistence_location {self.folder}/\nautosave_interval 1\n"
+            # Started as root, mosquitto drops to the "mosquitto" user, which cannot write the
+            # persistence file here: the subscriber's session would not survive a restart.
+            f"user {getpass.getuser()}\n"
         )
         self.proc: subprocess.Popen | None = None
         self.log = self.folder / "mosquitto.log"

@@ -111,9 +111,13 @@ def test_broker_away_for_10_s_loses_nothing_and_keeps_order(broker):
         time.sleep(10)
         assert pub.pending == 40
         broker.start()
-        wait_until(lambda: len(sub.on("facemask/seq")) >= 60, timeout=60, what="all 60 messages")
+        wait_until(lambda: {m["n"] for m in sub.json_on("facemask/seq")} == set(range(60)), timeout=60,
+                   what="all 60 messages")
         assert pub.flush(20)
-        assert [m["n"] for m in sub.json_on("facemask/seq")] == list(range(60))
+        # QoS 1 is "at least once": the broker may deliver again what it had not seen acknowledged
+        # when it stopped. Each message's first arrival is in the order it was published.
+        received = [m["n"] for m in sub.json_on("facemask/seq")]
+        assert list(dict.fromkeys(received)) == list(range(60))
         assert pub.dropped == 0 and pub.connects >= 2
     finally:
         pub.close()
