@@ -63,6 +63,12 @@ def test_facemask_video_runs_from_any_folder_without_tensorflow(base_venv, tmp_p
                  120, cwd=work, env=env).stdout.splitlines()
     assert str(REPO) not in probe[0], "the installed package, not this checkout, must run"
     assert probe[1] == "[]"
+    # matplotlib is installed (norfair -> filterpy requires it) but inference must not import it
+    loaded = _run([base_venv / "bin" / "python", "-c",
+                   "import sys, facemask.pipeline, facemask.tracking, facemask.video; "
+                   "print(sorted(m for m in ('matplotlib', 'tensorflow', 'onnxruntime') if m in sys.modules))"],
+                  120, cwd=work, env=env).stdout.strip()
+    assert loaded == "[]", loaded
 
 
 def test_missing_extra_is_one_line(base_venv, tmp_path):
