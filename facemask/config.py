@@ -104,6 +104,12 @@ class TrackerConfig(Section):
     # passed since the last one, so a live camera that skips frames never detects more often.
     detect_every: int = Field(5, ge=1, le=30)
     detect_interval_s: float | None = Field(None, gt=0.0, le=60.0)
+    # Live cameras only: full detections take at most this share of the processing time. A camera
+    # that cannot do them every detect_interval_s (a big frame, several cameras on few cores) spaces
+    # them out (by the measured cost of one) and tracks with local search in between, instead of
+    # turning every frame it processes into a full detection. Files are processed frame by frame
+    # and never use it (their results must not depend on the machine's speed).
+    live_detect_share: float = Field(0.5, gt=0.0, le=1.0)
     # On the frames in between, look for every tracked face again in a small region around its
     # predicted box (a few ms on a 1080p frame) and classify what is found, so boxes follow the
     # faces and every frame votes. Off, or with a detector that cannot search regions (the pose
@@ -262,6 +268,9 @@ class CameraConfig(Section):
     max_fps: float = Field(0.0, ge=0.0, le=120.0)  # cap on processed frames per second; 0: no cap
     # JPEGs streamed to the page per second at most (each costs an encode); 0: every processed frame
     stream_fps: float = Field(10.0, ge=0.0, le=120.0)
+    # ... no larger than this on their longest side (a 1080p JPEG costs twice the encode of a
+    # 1280 px one, and the page shows it smaller); 0: full size
+    stream_max_side: int = Field(1280, ge=0, le=8192)
     # streams: opening and each read give up after this long (a silent camera), then reconnect
     open_timeout_s: float = Field(10.0, gt=0.0, le=600.0)
 

@@ -38,9 +38,11 @@ from .zones import LineCounter, Zones, draw_line, shade_outside_areas
 
 class VideoSession:
     def __init__(self, cfg: Config, fps: float, pipeline: FramePipeline | None = None, camera: str = "video",
-                 run_id: str | None = None):
+                 run_id: str | None = None, live: bool = False):
         """``fps``: the source's nominal frame rate; ``camera`` and ``run_id`` name the events
-        (see :class:`facemask.types.Event`)."""
+        (see :class:`facemask.types.Event`); ``live``: frames come in real time and the ones
+        processing cannot keep up with are skipped (``tracker.live_detect_share`` applies)."""
+        self.live = live
         self.cfg = cfg
         self.fps = fps if fps > 0 else 25.0
         self.pipeline = pipeline if pipeline is not None else FramePipeline(video_config(cfg))
@@ -59,6 +61,7 @@ class VideoSession:
         self.frames = 0
         self.detected_frames = 0  # frames the detector ran on whole
         self._last_full: float | None = None  # stream time of the last full detection
+        self._full_cost_s = 0.0  # live: running mean of a full detection's wall time
         self._last_time = 0.0
         self._finished = False
         self.zones_cfg = cfg.zones.for_camera(camera)  # polygon areas and a counting line
@@ -67,10 +70,17 @@ class VideoSession:
 
     # ------------------------------------------------------------- per frame
 
+    def full_detection_interval_s(self) -> float:
+        """Stream time between full detections: ``detect_interval_s``, and live at least the
+        cost of one over ``tracker.live_detect_share``."""
+        if not self.live:
+            return self.detect_interval_s
+        return max(self.detect_interval_s, self._full_cost_s / self.cfg.tracker.live_detect_share)
+
     def _full_detection_due(self, time_s: float) -> bool:
         last = self._last_full
         # Half a frame of slack: file timestamps are index / fps, and 5 / 25 must count as 0.2 s.
-        return last is None or time_s < last or time_s - last >= self.detect_interval_s - 0.5 / self.fps
+        return last is None or time_s < last or time_s - last >= self.full_detection_interval_s() - 0.5 / self.fps
 
     def process(self, frame: Frame | np.ndarray, index: int | None = None) -> FrameResult:
         """Detect + classify (when due) and track one frame. ``frame`` is a :class:`Frame`
@@ -89,8 +99,12 @@ class VideoSession:
             return self.pipeline.process(image, frame_index=index, time_s=time_s, zones=zones)
         detected: FrameResult | None = None  # None: nothing detected on this frame
         if self._full_detection_due(time_s):
+            t_full = time.perf_counter()
             detected = self.pipeline.process(image, frame_index=index, time_s=time_s, min_score=self.min_score,
                                              zones=zones)
+            cost = time.perf_counter() - t_full
+            if self.live and self.detected_frames:  # the first call may still warm the models up
+                self._full_cost_s = cost if self.detected_frames == 1 else 0.8 * self._full_cost_s + 0.2 * cost
             self._last_full = time_s
             self.detected_frames += 1
         elif self.local_search:

@@ -150,6 +150,39 @@ def test_detect_interval_s_overrides_detect_every():
     assert det.full == [0, 10, 20, 30, 40]
 
 
+class SlowWalker(WalkerDetector):
+    """A full detection that takes ``seconds`` (a big frame on a slow CPU)."""
+
+    def __init__(self, seconds: float):
+        super().__init__()
+        self.seconds = seconds
+
+    def detect(self, frame, min_score=None):
+        time.sleep(self.seconds)
+        return super().detect(frame, min_score)
+
+
+def test_a_live_camera_spaces_full_detections_by_their_cost():
+    """live_detect_share 0.5: a full detection of >= 60 ms runs at most every 120 ms of stream
+    time (3 frames at 25 fps) live, although detect_every asks for every frame; a file is
+    processed frame by frame and ignores the machine's speed."""
+    config = cfg(tracker={"detect_every": 1, "local_search": False, "live_detect_share": 0.5, "hit_counter_max": 25})
+    results = {}
+    for live in (False, True):
+        det = SlowWalker(0.06)
+        session = VideoSession(config, 25.0, FramePipeline(config, detector=det, classifier=ScriptedClassifier()),
+                               live=live)
+        for i in range(30):
+            session.process(Frame(image=_image(i), index=i, time_s=i / 25))
+        results[live] = (det.full, session.full_detection_interval_s())
+    assert results[False][0] == list(range(30)) and results[False][1] == pytest.approx(1 / 25)
+    full, interval = results[True]
+    assert interval >= 0.12
+    gaps = np.diff(full)
+    # the first detection may warm models up and does not set the cost; from the second on, spaced
+    assert full[:2] == [0, 1] and (gaps[1:] >= 3).all() and len(full) <= 2 + 28 // 3, full
+
+
 def test_tracks_age_by_time_not_by_processed_frames():
     """hit_counter_max is in frames of time: a face that vanishes is dropped after the same
     seconds whether every frame or one in four was processed."""

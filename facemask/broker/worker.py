@@ -112,7 +112,7 @@ class CameraRun:
                     log.warning("camera %s: %s (retrying in %.1f s)", self.name, exc, delay)
                     self.stop.wait(delay)
                     continue
-                session = VideoSession(self.cfg, source.info.fps, pipeline=pipeline, camera=self.name)
+                session = VideoSession(self.cfg, source.info.fps, pipeline=pipeline, camera=self.name, live=True)
                 fps = source.info.fps
 
                 def counters(s: VideoSession = session) -> dict | None:

@@ -115,8 +115,9 @@ def run_camera(cam: CameraConfig, cfg: Config, channel: Channel, stop: threading
             reconnects += 1
         opened_once, started = True, time.monotonic()
         run = new_run_id()
-        session = VideoSession(cfg, source.info.fps, pipeline=pipeline, camera=cam.name, run_id=run)
+        session = VideoSession(cfg, source.info.fps, pipeline=pipeline, camera=cam.name, run_id=run, live=True)
         publish = PublishSink(channel, session, run=run, jpeg_quality=cfg.output.jpeg_quality, stream_fps=cam.stream_fps,
+                              max_side=cam.stream_max_side,
                               extra=lambda src=source, n=reconnects: {
                                   "reconnects": n, "loops": getattr(src, "loops", 0), "source_fps": src.info.fps,
                                   "frame_size": [src.info.width, src.info.height]})

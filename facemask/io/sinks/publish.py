@@ -8,8 +8,9 @@ queues (:class:`facemask.web.camera_process.QueueChannel`), or to a broker. Its 
 * ``events(events)``: never dropped;
 * ``stats(stats)`` and ``state(state, message)``: the latest wins.
 
-:class:`PublishSink` encodes at most ``stream_fps`` JPEGs a second (encoding a 1080p frame costs
-several milliseconds; a viewer does not need every processed frame) and sends the camera's
+:class:`PublishSink` encodes at most ``stream_fps`` JPEGs a second, at most ``max_side`` pixels on
+their longest side (encoding a 1080p frame costs several milliseconds; a viewer does not need
+every processed frame at full size) and sends the camera's
 statistics every ``stats_every_s``. Each JPEG carries the capture time of its frame, so the page
 and ``/api/stats`` can show how far behind the camera the picture is.
 """
@@ -65,12 +66,13 @@ class PublishSink(SinkBase):
     can tell a new run's counters from the previous one's."""
 
     def __init__(self, channel: Channel, session: Any, *, run: str, jpeg_quality: int = 90, stream_fps: float = 10.0,
-                 stats_every_s: float = 0.5, extra: Callable[[], dict[str, Any]] | None = None):
+                 stats_every_s: float = 0.5, extra: Callable[[], dict[str, Any]] | None = None, max_side: int = 0):
         cfg = getattr(session, "cfg", None)
         self._images = cfg is None or cfg.privacy.store_images
         self.channel, self.session, self.run = channel, session, run
         self.jpeg_quality = jpeg_quality
         self.jpeg_period = 1.0 / stream_fps if stream_fps > 0 else 0.0
+        self.max_side = max_side  # JPEGs scaled down to this longest side; 0: as processed
         self.stats_every_s = stats_every_s
         self.extra = extra  # more fields of the statistics, read at each send (reconnects, source loops)
         self.process_rate, self.capture_rate = Rate(), Rate()
@@ -102,7 +104,12 @@ class PublishSink(SinkBase):
                 values.append(ms)
         if now - self._last_jpeg >= self.jpeg_period and self._images:  # privacy.store_images false: no picture
             self._last_jpeg = now
-            ok, buf = cv2.imencode(".jpg", out.annotated, [cv2.IMWRITE_JPEG_QUALITY, self.jpeg_quality])
+            image = out.annotated
+            h, w = image.shape[:2]
+            if 0 < self.max_side < max(h, w):
+                scale = self.max_side / max(h, w)
+                image = cv2.resize(image, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
+            ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, self.jpeg_quality])
             if ok:
                 self.shown_capture_time = frame.wall_time
                 self.channel.frame(buf.tobytes(), {"capture_time": frame.wall_time, "index": frame.index,
