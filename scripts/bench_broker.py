@@ -26,7 +26,6 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-os.environ.setdefault("FACEMASK_MODELS_DIR", str(REPO.parent / "shared" / "models"))
 
 from tests.rabbitmq import RabbitServer  # noqa: E402
 

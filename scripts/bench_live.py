@@ -121,7 +121,6 @@ def main() -> int:
     p.add_argument("--seconds", type=float, default=60.0, help="length of each live run (default %(default)s)")
     p.add_argument("--batch-frames", type=int, default=300, help="frames of the batch run (default %(default)s)")
     args = p.parse_args()
-    os.environ.setdefault("FACEMASK_MODELS_DIR", str(REPO.parent / "shared" / "models"))
     from facemask.config import load_config
 
     cfg = load_config(args.config, args.overrides)

@@ -33,7 +33,6 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-os.environ.setdefault("FACEMASK_MODELS_DIR", str(REPO.parent / "shared" / "models"))
 
 from facemask.config import Config, load_config, parse_config  # noqa: E402
 from facemask.detectors import build_detector  # noqa: E402

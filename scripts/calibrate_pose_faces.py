@@ -15,7 +15,6 @@ which are the numbers GEOMETRY holds. The validation split is never read.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
@@ -24,7 +23,6 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-os.environ.setdefault("FACEMASK_MODELS_DIR", str(REPO.parent / "shared" / "models"))
 
 from facemask.config import parse_config  # noqa: E402
 from facemask.datasets import load_voc_dataset  # noqa: E402

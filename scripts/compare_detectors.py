@@ -16,13 +16,11 @@ all threads (the steadier number on a shared machine).
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-os.environ.setdefault("FACEMASK_MODELS_DIR", str(REPO.parent / "shared" / "models"))
 
 from facemask.config import load_config, parse_config  # noqa: E402
 from facemask.datasets import load_voc_dataset  # noqa: E402

@@ -15,7 +15,6 @@ where box bottoms end on masked and unmasked faces.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
@@ -23,7 +22,6 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-os.environ.setdefault("FACEMASK_MODELS_DIR", str(REPO.parent / "shared" / "models"))
 
 from facemask.config import load_config  # noqa: E402
 from facemask.detectors import build_detector  # noqa: E402

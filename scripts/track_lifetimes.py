@@ -15,7 +15,6 @@ per person. No ground truth: compare detectors with each other on the same clip.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
@@ -24,7 +23,6 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-os.environ.setdefault("FACEMASK_MODELS_DIR", str(REPO.parent / "shared" / "models"))
 
 from facemask.config import TrackerConfig, load_config, parse_config  # noqa: E402
 from facemask.detectors import build_detector  # noqa: E402
