@@ -113,7 +113,7 @@ def fake_gpu(monkeypatch):
 
 
 def test_engine_runs_batches_from_another_thread(fake_gpu, tmp_path):
-    from facemask.classifiers.tensorrt import TensorRTBackend
+    from facemask.classifiers.runtime import TensorRTBackend
 
     path = tmp_path / "c.engine"
     path.write_bytes(b"engine")
@@ -132,7 +132,7 @@ def test_engine_runs_batches_from_another_thread(fake_gpu, tmp_path):
 
 
 def test_not_an_engine_is_a_model_error(fake_gpu, tmp_path):
-    from facemask.classifiers.tensorrt import TensorRTBackend
+    from facemask.classifiers.runtime import TensorRTBackend
     from facemask.errors import ModelError
 
     path = tmp_path / "x.engine"
@@ -142,7 +142,7 @@ def test_not_an_engine_is_a_model_error(fake_gpu, tmp_path):
 
 
 def test_cuda_errors_are_one_line():
-    from facemask.classifiers.tensorrt import cuda_call
+    from facemask.runtimes.tensorrt import cuda_call
 
     assert cuda_call((_Err.cudaSuccess, 5)) == 5
     with pytest.raises(BackendUnavailable, match="CUDA error"):

@@ -1,4 +1,5 @@
-"""Run a trained mask classifier: .tflite with ai-edge-litert, .onnx with onnxruntime.
+"""Run a trained mask classifier: .tflite with ai-edge-litert, .onnx with onnxruntime, an Edge
+TPU .tflite with libedgetpu, a TensorRT .engine with tensorrt and cuda-python.
 
 All faces of a frame go through in one call. TensorFlow is never imported here. The model takes
 RGB uint8-range pixels (0..255; float models rescale inside the graph) of shape (N, S, S, 3) and
@@ -18,6 +19,7 @@ from ..crops import face_crops
 from ..errors import BackendUnavailable, ModelError
 from ..models import resolve
 from ..providers import CudaMode, check_cuda, session_providers
+from ..runtimes import tensorrt
 from ..types import INCORRECT, MASK, NO_MASK, Face
 
 log = logging.getLogger("facemask")
@@ -117,6 +119,26 @@ class OnnxBackend:
         return np.concatenate(out).astype(np.float32)
 
 
+class TensorRTBackend:
+    """The mask classifier as a TensorRT engine: one input (N, S, S, 3), one output (N, classes).
+    tensorrt and cuda-python are imported when it is made (``facemask.runtimes.tensorrt``)."""
+
+    def __init__(self, path: Path, max_batch: int):
+        self.engine = tensorrt.TrtEngine(path, what="the TensorRT classifier",
+                                         otherwise='elsewhere set classifier.backend to "tflite" or "onnx"')
+        if len(self.engine.inputs) != 1 or len(self.engine.outputs) != 1:
+            raise ModelError(f"{path}: a classifier engine has one input and one output "
+                             f"(found {self.engine.inputs} -> {self.engine.outputs})")
+        self.input_name, self.output_name = self.engine.inputs[0], self.engine.outputs[0]
+        self.input_size = int(self.engine.shape(self.input_name)[1])
+        self.max_batch = max_batch
+
+    def __call__(self, crops: np.ndarray) -> np.ndarray:
+        outs = [self.engine.run({self.input_name: crops[s:s + self.max_batch]})[self.output_name]
+                for s in range(0, len(crops), self.max_batch)]
+        return np.concatenate(outs)
+
+
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip() or type(exc).__name__
     return text.splitlines()[0][:300]
@@ -170,8 +192,6 @@ class MaskClassifier:
         if backend == "edgetpu":
             return _edgetpu_backend(path, cfg)
         if backend == "tensorrt":
-            from .tensorrt import TensorRTBackend  # imported only here: needs tensorrt + cuda-python
-
             return TensorRTBackend(path, cfg.max_batch)
         raise ModelError(f"unknown classifier backend {backend}")  # pragma: no cover - validated
 
