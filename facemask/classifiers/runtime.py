@@ -18,7 +18,7 @@ from ..config import ClassifierConfig
 from ..crops import face_crops
 from ..errors import BackendUnavailable, ModelError
 from ..models import resolve
-from ..providers import CudaMode, check_cuda, session_providers
+from ..runtimes.providers import CudaMode, check_cuda, session_providers
 from ..runtimes import tensorrt
 from ..types import INCORRECT, MASK, NO_MASK, Face
 
