@@ -24,6 +24,7 @@ from pydantic import (
 
 from .detectors.configs import DETECTOR_TYPES, DetectorConfig, YuNetConfig, check_type
 from .errors import ConfigError
+from .runtimes.providers import CudaMode
 from .section import Section
 
 
@@ -50,8 +51,8 @@ class ClassifierConfig(Section):
     # mask_prob >= threshold -> "mask" for a single frame (the video vote has its own low/high).
     mask_threshold: float = Field(0.5, ge=0.0, le=1.0)
     # ONNX models: "auto" runs on CUDA when onnxruntime has it, else the CPU; "warn" / "require"
-    # expect CUDA and warn / stop with one line when it is not active (facemask.providers).
-    cuda: Literal["auto", "warn", "require"] = "auto"
+    # expect CUDA and warn / stop with one line when it is not active (facemask.runtimes.providers).
+    cuda: CudaMode = "auto"
 
     @field_validator("classes")
     @classmethod

@@ -17,7 +17,7 @@ from tests.conftest import REPO
 from tests.test_pose_decode import person, pifpaf_fields
 
 no_edgetpu = pytest.mark.skipif(_loadable("libedgetpu.so.1") is None, reason="libedgetpu is installed here")
-no_tensorrt = pytest.mark.skipif(all(importlib.util.find_spec(m) for m in ("tensorrt", "pycuda")),
+no_tensorrt = pytest.mark.skipif(all(importlib.util.find_spec(m) for m in ("tensorrt", "cuda")),
                                  reason="TensorRT is installed here")
 
 

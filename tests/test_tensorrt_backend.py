@@ -113,7 +113,7 @@ def fake_gpu(monkeypatch):
 
 
 def test_engine_runs_batches_from_another_thread(fake_gpu, tmp_path):
-    from facemask.classifiers.tensorrt import TensorRTBackend
+    from facemask.classifiers.runtime import TensorRTBackend
 
     path = tmp_path / "c.engine"
     path.write_bytes(b"engine")
@@ -132,7 +132,7 @@ def test_engine_runs_batches_from_another_thread(fake_gpu, tmp_path):
 
 
 def test_not_an_engine_is_a_model_error(fake_gpu, tmp_path):
-    from facemask.classifiers.tensorrt import TensorRTBackend
+    from facemask.classifiers.runtime import TensorRTBackend
     from facemask.errors import ModelError
 
     path = tmp_path / "x.engine"
@@ -142,8 +142,36 @@ def test_not_an_engine_is_a_model_error(fake_gpu, tmp_path):
 
 
 def test_cuda_errors_are_one_line():
-    from facemask.classifiers.tensorrt import cuda_call
+    from facemask.runtimes.tensorrt import cuda_call
 
     assert cuda_call((_Err.cudaSuccess, 5)) == 5
     with pytest.raises(BackendUnavailable, match="CUDA error"):
         cuda_call((_Err.cudaErrorMemoryAllocation, 0))
+
+
+def test_openpifpaf_fields_run_the_cached_engine_from_another_thread(fake_gpu, tmp_path):
+    """The OpenPifPaf detector's engine goes through the same cuda-python wrapper (no pycuda)."""
+    from facemask.detectors.configs import OpenPifPafConfig
+    from facemask.detectors.openpifpaf_trt import TensorRTFields
+
+    engine = tmp_path / "pifpaf.engine"
+    engine.write_bytes(b"engine")
+    fields = TensorRTFields(OpenPifPafConfig(onnx=str(tmp_path / "missing.onnx"), engine=str(engine)))
+    assert fields.input_name == "image" and fields.input_shape == (1, 45, 45, 3)
+    result = {}
+    worker = threading.Thread(target=lambda: result.update(out=fields(np.full((1, 45, 45, 3), 102.0, np.float32))))
+    worker.start()
+    worker.join(60)
+    np.testing.assert_allclose(result["out"]["probs"], [[0.4, 0.6]], atol=1e-6)
+    assert "pycuda" not in sys.modules
+
+
+def test_openpifpaf_stale_engine_says_delete_it(fake_gpu, tmp_path):
+    from facemask.detectors.configs import OpenPifPafConfig
+    from facemask.detectors.openpifpaf_trt import TensorRTFields
+    from facemask.errors import ModelError
+
+    engine = tmp_path / "pifpaf.engine"
+    engine.write_bytes(b"from another TensorRT")
+    with pytest.raises(ModelError, match="not a TensorRT engine.*delete it to rebuild"):
+        TensorRTFields(OpenPifPafConfig(onnx=str(tmp_path / "missing.onnx"), engine=str(engine)))

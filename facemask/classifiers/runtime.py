@@ -1,4 +1,5 @@
-"""Run a trained mask classifier: .tflite with ai-edge-litert, .onnx with onnxruntime.
+"""Run a trained mask classifier: .tflite with ai-edge-litert, .onnx with onnxruntime, an Edge
+TPU .tflite with libedgetpu, a TensorRT .engine with tensorrt and cuda-python.
 
 All faces of a frame go through in one call. TensorFlow is never imported here. The model takes
 RGB uint8-range pixels (0..255; float models rescale inside the graph) of shape (N, S, S, 3) and
@@ -17,7 +18,8 @@ from ..config import ClassifierConfig
 from ..crops import face_crops
 from ..errors import BackendUnavailable, ModelError
 from ..models import resolve
-from ..providers import CudaMode, check_cuda, session_providers
+from ..runtimes import edgetpu, onnx, tensorrt, tflite
+from ..runtimes.providers import CudaMode
 from ..types import INCORRECT, MASK, NO_MASK, Face
 
 log = logging.getLogger("facemask")
@@ -32,15 +34,10 @@ def _bucket(n: int, cap: int) -> int:
 
 
 class TFLiteBackend:
+    """LiteRT interpreters (``facemask.runtimes.tflite``), one per batch size bucket."""
+
     def __init__(self, path: Path, num_threads: int, max_batch: int, delegate: Any = None):
-        try:
-            from ai_edge_litert.interpreter import Interpreter
-        except ImportError as exc:  # pragma: no cover - a dependency of the base install
-            raise BackendUnavailable(f"ai-edge-litert is not installed ({exc}); pip install ai-edge-litert") from None
-        self._make = lambda: Interpreter(
-            model_path=str(path), num_threads=num_threads,
-            experimental_delegates=[delegate] if delegate is not None else None,
-        )
+        self._make = lambda: tflite.interpreter(path, num_threads, [delegate] if delegate is not None else None)
         self.max_batch = max_batch
         self._interpreters: dict[int, Any] = {}
         try:
@@ -71,42 +68,27 @@ class TFLiteBackend:
             inp, outp = it.get_input_details()[0], it.get_output_details()[0]
             x = np.zeros((b,) + chunk.shape[1:], np.float32)
             x[: len(chunk)] = chunk
-            scale, zero = inp["quantization"]
-            if inp["dtype"] in (np.uint8, np.int8):
-                if scale:
-                    x = x / scale + zero
-                info = np.iinfo(inp["dtype"])
-                x = np.clip(np.round(x), info.min, info.max)
-            it.set_tensor(inp["index"], x.astype(inp["dtype"]))
+            it.set_tensor(inp["index"], tflite.quantize(x, inp))
             it.invoke()
-            y = it.get_tensor(outp["index"])[: len(chunk)].astype(np.float32)
-            oscale, ozero = outp["quantization"]
-            if outp["dtype"] in (np.uint8, np.int8) and oscale:
-                y = (y - ozero) * oscale
-            out.append(y)
+            out.append(tflite.dequantize(it.get_tensor(outp["index"])[: len(chunk)], outp))
         return np.concatenate(out) if out else np.zeros((0, 0), np.float32)
 
 
 class OnnxBackend:
+    """An ONNX Runtime session (``facemask.runtimes.onnx``): CUDA when onnxruntime-gpu has it
+    (``cuda`` says what happens when it is expected but not active), else the CPU."""
+
     def __init__(self, path: Path, num_threads: int, max_batch: int, cuda: CudaMode = "auto"):
         try:
-            import onnxruntime as ort
-        except ImportError as exc:
-            raise BackendUnavailable(
-                f"ONNX models need onnxruntime, which is not installed ({exc}): "
-                "pip install 'facemask[onnx]' (or [gpu]), or use a .tflite classifier"
-            ) from None
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = num_threads
-        opts.inter_op_num_threads = 1
-        # CUDA when onnxruntime-gpu is installed (x86 GPU config), else the CPU.
-        try:
-            self.session = ort.InferenceSession(str(path), opts, providers=session_providers(ort, cuda))
+            self.session = onnx.session(path, num_threads, cuda, what=f"the ONNX classifier {path.name}",
+                                        hint="or use a .tflite classifier")
             self.input = self.session.get_inputs()[0]
             self.input_size = int(self.input.shape[1])
+        except BackendUnavailable:  # no onnxruntime, or cuda "require" without CUDA: one line as it is
+            raise
         except Exception as exc:  # onnxruntime raises its own exception types (InvalidProtobuf, Fail...)
             raise ModelError(f"cannot load ONNX classifier {path}: {_first_line(exc)}") from None
-        self.on_cuda = check_cuda(self.session, cuda, f"the ONNX classifier {path.name}")
+        self.on_cuda = onnx.on_cuda(self.session)
         self.max_batch = max_batch
 
     def __call__(self, crops: np.ndarray) -> np.ndarray:
@@ -117,6 +99,26 @@ class OnnxBackend:
         return np.concatenate(out).astype(np.float32)
 
 
+class TensorRTBackend:
+    """The mask classifier as a TensorRT engine: one input (N, S, S, 3), one output (N, classes).
+    tensorrt and cuda-python are imported when it is made (``facemask.runtimes.tensorrt``)."""
+
+    def __init__(self, path: Path, max_batch: int):
+        self.engine = tensorrt.TrtEngine(path, what="the TensorRT classifier",
+                                         otherwise='elsewhere set classifier.backend to "tflite" or "onnx"')
+        if len(self.engine.inputs) != 1 or len(self.engine.outputs) != 1:
+            raise ModelError(f"{path}: a classifier engine has one input and one output "
+                             f"(found {self.engine.inputs} -> {self.engine.outputs})")
+        self.input_name, self.output_name = self.engine.inputs[0], self.engine.outputs[0]
+        self.input_size = int(self.engine.shape(self.input_name)[1])
+        self.max_batch = max_batch
+
+    def __call__(self, crops: np.ndarray) -> np.ndarray:
+        outs = [self.engine.run({self.input_name: crops[s:s + self.max_batch]})[self.output_name]
+                for s in range(0, len(crops), self.max_batch)]
+        return np.concatenate(outs)
+
+
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip() or type(exc).__name__
     return text.splitlines()[0][:300]
@@ -124,21 +126,8 @@ def _first_line(exc: BaseException) -> str:
 
 def _edgetpu_backend(path: Path, cfg: ClassifierConfig) -> TFLiteBackend:
     """The Edge TPU runs through LiteRT's delegate mechanism; only libedgetpu is needed."""
-    import ctypes
-
-    try:  # probe first: a failed load_delegate leaves an object whose destructor prints a traceback
-        ctypes.CDLL("libedgetpu.so.1")
-    except OSError:
-        raise BackendUnavailable(
-            "the Edge TPU classifier needs libedgetpu (libedgetpu1-std, see https://coral.ai/software/), "
-            "which is not installed here: set classifier.fallback_model to run a CPU model instead"
-        ) from None
-    from ai_edge_litert.interpreter import load_delegate
-
-    try:
-        delegate = load_delegate("libedgetpu.so.1")
-    except (ValueError, OSError) as exc:
-        raise BackendUnavailable(f"no Edge TPU found or libedgetpu failed to load: {exc}") from None
+    edgetpu.require(what="the Edge TPU classifier", hint="set classifier.fallback_model to run a CPU model instead")
+    delegate = edgetpu.delegate()
     # Edge TPU-compiled models have a fixed batch size: classify one face per call.
     return TFLiteBackend(path, cfg.num_threads, 1, delegate=delegate)
 
@@ -170,8 +159,6 @@ class MaskClassifier:
         if backend == "edgetpu":
             return _edgetpu_backend(path, cfg)
         if backend == "tensorrt":
-            from .tensorrt import TensorRTBackend  # imported only here: needs tensorrt + cuda-python
-
             return TensorRTBackend(path, cfg.max_batch)
         raise ModelError(f"unknown classifier backend {backend}")  # pragma: no cover - validated
 

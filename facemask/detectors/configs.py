@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
+from ..runtimes.providers import CudaMode
 from ..section import Section
 
 # ---------------------------------------------------------------- shared parts
@@ -62,6 +63,9 @@ class YuNetConfig(TileConfig):
     # OpenCV's DNN; "openvino" needs `pip install openvino`. All give the same boxes.
     runtime: Literal["auto", "onnxruntime", "openvino", "opencv"] = "auto"
     num_threads: int = Field(2, ge=1, le=64)  # ONNX Runtime / OpenVINO threads (OpenCV: its own pool)
+    # ONNX Runtime only. "auto": the CPU (one session serves every input size); "warn" / "require":
+    # CUDA expected, a warning / one error line when it is not active (facemask.runtimes.providers).
+    cuda: CudaMode = "auto"
     score_threshold: float = Field(0.5, ge=0.0, le=1.0)
     top_k: int = Field(5000, ge=1)
     upscale: float = Field(2.0, ge=0.25, le=4.0)  # the scale small faces are looked for at ...
@@ -82,6 +86,12 @@ class YuNetConfig(TileConfig):
     # label them, marked low-confidence.
     classify_score: float = Field(0.7, ge=0.0, le=1.0)
 
+    @model_validator(mode="after")
+    def _cuda_needs_onnxruntime(self) -> YuNetConfig:
+        if self.cuda != "auto" and self.runtime not in ("auto", "onnxruntime"):
+            raise ValueError(f'cuda "{self.cuda}" needs runtime "onnxruntime" (OpenVINO and OpenCV run on the CPU)')
+        return self
+
 
 class RetinaFaceConfig(TileConfig):
     type: Literal["retinaface"] = "retinaface"
@@ -89,6 +99,9 @@ class RetinaFaceConfig(TileConfig):
     score_threshold: float = Field(0.6, ge=0.0, le=1.0)
     nms_threshold: float = Field(0.4, ge=0.0, le=1.0)
     num_threads: int = Field(2, ge=1, le=64)
+    # "auto": CUDA when onnxruntime has it, else the CPU, silently; "warn" / "require": CUDA expected,
+    # a warning / one error line when it is not active (facemask.runtimes.providers).
+    cuda: CudaMode = "auto"
 
 
 class UltraFaceConfig(Section):
@@ -99,6 +112,7 @@ class UltraFaceConfig(Section):
     score_threshold: float = Field(0.5, ge=0.0, le=1.0)  # on 1 - P(background)
     nms_threshold: float = Field(0.3, ge=0.0, le=1.0)
     num_threads: int = Field(2, ge=1, le=64)
+    cuda: CudaMode = "auto"  # as RetinaFace's
 
 
 # ---------------------------------------------------------------- pose detectors

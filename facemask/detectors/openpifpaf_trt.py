@@ -10,9 +10,11 @@ it, minutes on a Jetson) and saved as ``engine`` (default: the ONNX path with ``
 runs load it. The input size is the export's; frames are letterboxed into it. The fields are
 decoded by ``openpifpaf_decode`` in numpy, and the grid stride is read from the output shape.
 
-Needs tensorrt and pycuda (both come with JetPack): without them, building the detector fails
-with one BackendUnavailable line. ``runtime: "onnxruntime"`` runs the same ONNX on the CPU
-instead (slow, but it checks an export and the decoding on any machine).
+Runs through ``facemask.runtimes.tensorrt``: TensorRT's Python API comes with JetPack, CUDA memory
+and streams go through cuda-python (the ``[jetson]`` extra), whose primary context every thread
+shares. Without either, building the detector fails with one BackendUnavailable line.
+``runtime: "onnxruntime"`` runs the same ONNX on the CPU instead (slow, but it checks an export
+and the decoding on any machine).
 """
 
 from __future__ import annotations
@@ -24,8 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ModelError
-from ..runtimes import onnx
-from ..runtimes.tensorrt import import_trt
+from ..runtimes import onnx, tensorrt
 from .base import register
 from .configs import OpenPifPafConfig
 from .openpifpaf_decode import NUM_KEYPOINTS, SKELETON, decode_cifcaf
@@ -34,10 +35,8 @@ from .pose_base import PoseFaceDetector, letterbox
 MEAN = np.array([0.485, 0.456, 0.406], np.float32)  # ImageNet RGB, as OpenPifPaf normalises
 STD = np.array([0.229, 0.224, 0.225], np.float32)
 
-
-def _import_trt():
-    return import_trt("the OpenPifPaf TensorRT detector",
-                      "(docs/jetson.md); elsewhere set detector.runtime to \"onnxruntime\"")
+WHAT = "the OpenPifPaf TensorRT detector"
+OTHERWISE = 'see docs/jetson.md; elsewhere set detector.runtime to "onnxruntime"'
 
 
 def build_engine(trt, onnx_path: Path, engine_path: Path, fp16: bool, workspace_mb: int) -> bytes:
@@ -78,10 +77,9 @@ class TensorRTFields:
     """(1, 3, H, W) float32 -> {"cif": ..., "caf": ...} with a TensorRT engine."""
 
     def __init__(self, cfg: OpenPifPafConfig):
-        trt, self.cuda = _import_trt()
+        trt, _ = tensorrt.modules(WHAT, OTHERWISE)
         onnx_path = Path(cfg.onnx).expanduser()
         engine_path = Path(cfg.engine).expanduser() if cfg.engine else onnx_path.with_suffix(".engine")
-        logger = trt.Logger(trt.Logger.WARNING)
         if engine_path.is_file():
             data = engine_path.read_bytes()
         elif onnx_path.is_file():
@@ -89,33 +87,13 @@ class TensorRTFields:
         else:
             raise ModelError(f"neither the engine {engine_path} nor the ONNX {onnx_path} exists: "
                              "export OpenPifPaf to ONNX first (docs/jetson.md)")
-        self.engine = trt.Runtime(logger).deserialize_cuda_engine(data)
-        if self.engine is None:
-            raise ModelError(f"{engine_path}: not an engine for this GPU / TensorRT version; delete it to rebuild")
-        self.context = self.engine.create_execution_context()
-        names = [self.engine.get_tensor_name(i) for i in range(self.engine.num_io_tensors)]
-        self.input_name = next(n for n in names if self.engine.get_tensor_mode(n) == trt.TensorIOMode.INPUT)
-        self.input_shape = (1, *tuple(self.engine.get_tensor_shape(self.input_name))[1:])
-        self.context.set_input_shape(self.input_name, self.input_shape)
-        self.stream = self.cuda.Stream()
-        self.d_input = self.cuda.mem_alloc(int(np.prod(self.input_shape)) * 4)
-        self.context.set_tensor_address(self.input_name, int(self.d_input))
-        self.outputs = {}
-        for name in names:
-            if name == self.input_name:
-                continue
-            host = self.cuda.pagelocked_empty(tuple(self.context.get_tensor_shape(name)), np.float32)
-            device = self.cuda.mem_alloc(host.nbytes)
-            self.context.set_tensor_address(name, int(device))
-            self.outputs[name] = (host, device)
+        self.engine = tensorrt.TrtEngine(data, name=str(engine_path), hint="delete it to rebuild",
+                                         what=WHAT, otherwise=OTHERWISE)
+        self.input_name = self.engine.inputs[0]
+        self.input_shape = (1, *self.engine.shape(self.input_name)[1:])
 
     def __call__(self, x: np.ndarray) -> dict[str, np.ndarray]:
-        self.cuda.memcpy_htod_async(self.d_input, np.ascontiguousarray(x, np.float32), self.stream)
-        self.context.execute_async_v3(self.stream.handle)
-        for host, device in self.outputs.values():
-            self.cuda.memcpy_dtoh_async(host, device, self.stream)
-        self.stream.synchronize()
-        return {name: host.copy() for name, (host, _) in self.outputs.items()}
+        return self.engine.run({self.input_name: x})
 
 
 class OnnxRuntimeFields:

@@ -53,7 +53,8 @@ class RetinaFaceDetector(Detector):
     def __init__(self, cfg: RetinaFaceConfig):
         self.cfg = cfg
         self.score_threshold = cfg.score_threshold
-        self.session = onnx.session(resolve(cfg.model), cfg.num_threads)
+        path = resolve(cfg.model)
+        self.session = onnx.session(path, cfg.num_threads, cfg.cuda, what=f"the RetinaFace detector {path.name}")
         self.input_name = self.session.get_inputs()[0].name
         self.priors = prior_boxes()
 

@@ -31,7 +31,8 @@ class UltraFaceDetector(Detector):
     def __init__(self, cfg: UltraFaceConfig):
         self.cfg = cfg
         self.score_threshold = cfg.score_threshold
-        self.session = onnx.session(resolve(cfg.model), cfg.num_threads)
+        path = resolve(cfg.model)
+        self.session = onnx.session(path, cfg.num_threads, cfg.cuda, what=f"the UltraFace detector {path.name}")
         self.input_name = self.session.get_inputs()[0].name
 
     def detect_with_masks(self, frame: np.ndarray, min_score: float | None = None) -> tuple[list[Face], np.ndarray]:

@@ -29,6 +29,7 @@ from __future__ import annotations
 import logging
 from collections import OrderedDict
 from functools import lru_cache
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -162,7 +163,9 @@ class OnnxRuntimeYuNet:
 
     def __init__(self, path: str, cfg: YuNetConfig):
         self.cfg = cfg
-        self.session = onnx.session(dynamic_model(path), cfg.num_threads, gpu=False)
+        # The CPU unless the config expects CUDA (cuda "warn" / "require").
+        self.session = onnx.session(dynamic_model(path), cfg.num_threads, cfg.cuda, gpu=cfg.cuda != "auto",
+                                    what=f"the YuNet detector {Path(path).name}")
         self.names = [o.name for o in self.session.get_outputs()]
 
     def __call__(self, image: np.ndarray, score: float) -> np.ndarray:
@@ -230,8 +233,8 @@ RUNTIMES = {"onnxruntime": OnnxRuntimeYuNet, "openvino": OpenVINOYuNet, "opencv"
 
 
 def make_runtime(path: str, cfg: YuNetConfig):
-    if cfg.runtime != "auto":
-        return RUNTIMES[cfg.runtime](path, cfg)
+    if cfg.runtime != "auto" or cfg.cuda != "auto":  # CUDA expected: no quiet fallback to OpenCV
+        return RUNTIMES["onnxruntime" if cfg.runtime == "auto" else cfg.runtime](path, cfg)
     try:
         return OnnxRuntimeYuNet(path, cfg)
     except BackendUnavailable as exc:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from ..errors import BackendUnavailable
 
 
-def interpreter(path: str, num_threads: int, delegates: list | None = None):
+def interpreter(path: str | Path, num_threads: int, delegates: list | None = None):
     """A LiteRT interpreter (ai-edge-litert imported here, not at module import)."""
     try:
         from ai_edge_litert.interpreter import Interpreter

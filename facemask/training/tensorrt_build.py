@@ -6,7 +6,7 @@
 
 One optimization profile covers batches min..max of (N, S, S, 3) float32 RGB 0..255 (S read
 from the ONNX input, 45 for OFM); fp16 kernels are allowed where the GPU has fast fp16. The
-engine is what ``classifier.backend = "tensorrt"`` loads (facemask/classifiers/tensorrt.py).
+engine is what ``classifier.backend = "tensorrt"`` loads (facemask/runtimes/tensorrt.py).
 Without TensorRT it exits with code 2 and one line.
 """
 

@@ -3,9 +3,11 @@
 ONNX Runtime falls back to the CPU without an error when the CUDA provider cannot load (an
 onnxruntime-gpu built for another CUDA major version, no cuDNN, no GPU visible): only
 ``session.get_providers()`` tells. Every ONNX session that may run on a GPU goes through
-:func:`session_providers` before it is made and :func:`check_cuda` after.
+:func:`session_providers` before it is made and :func:`check_cuda` after
+(:func:`facemask.runtimes.onnx.session` does both).
 
-``cuda`` modes (``classifier.cuda`` in the config):
+``cuda`` modes (``classifier.cuda``, and ``detector.cuda`` of the ONNX Runtime detectors: RetinaFace,
+UltraFace, YuNet on ONNX Runtime):
   - ``"auto"``: CUDA when this onnxruntime has it, else the CPU, silently (the CPU configs);
   - ``"warn"``: CUDA expected; when it is not active, one loud warning and the run goes on on the CPU;
   - ``"require"``: CUDA expected; when it is not active, one error line and exit code 2.
@@ -16,7 +18,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Literal
 
-from .errors import BackendUnavailable
+from ..errors import BackendUnavailable
 
 log = logging.getLogger("facemask")
 
