@@ -108,3 +108,31 @@ def test_store_images_false_writes_no_picture(tmp_path):
     assert not [p for p in written if p.rsplit(".", 1)[-1] in ("mp4", "jpg", "jpeg", "png", "avi", "webm")], written
     assert not out.exists()
     assert "stats_only.jsonl" in written and "stats_only.people.csv" in written
+
+
+def test_a_snapshot_blurs_the_neighbours_faces_too():
+    """A person's snapshot is cut wide (snapshots.pad face sizes): the faces of the people next
+    to them in it are blurred as well, not only the person's own."""
+    from facemask.config import load_config
+    from facemask.detectors import build_detector
+    from facemask.io.sinks.snapshots import crop
+    from facemask.privacy import hide_faces
+    from tests.conftest import REPO
+
+    cfg = load_config(REPO / "configs" / "config-x86.json", ["detector.upscale=1.0", "privacy.blur_faces=true"])
+    detector = build_detector(cfg)
+    cap = cv2.VideoCapture(str(CLIP))
+    image = cap.read()[1]
+    cap.release()
+    faces = detector.detect(image)
+    assert len(faces) >= 4
+    face = faces[0]
+    # wide enough to take in another face
+    pad = min(max(abs(o.box - face.box).max() / face.size for o in faces[1:]), 6.0) + 0.5
+    picture, inside = crop(image, face, pad, 4096, faces)
+    assert len(inside) >= 2 and len(detector.detect(picture)) >= 2  # the crop holds several faces
+    hide_faces(picture, inside, cfg.privacy)
+    assert detector.detect(picture) == []
+    only_own, own = crop(image, face, pad, 4096)
+    hide_faces(only_own, own, cfg.privacy)
+    assert len(own) == 1 and detector.detect(only_own)  # the person's own blur alone leaves the others

@@ -42,9 +42,10 @@ def quality(image: np.ndarray, face: Face) -> float:
     return face.size * (0.4 + 0.6 * min(sharp / 300.0, 1.0)) * (1.0 if is_frontal(face) else 0.6)
 
 
-def crop(image: np.ndarray, face: Face, pad: float, max_px: int) -> tuple[np.ndarray, Face]:
+def crop(image: np.ndarray, face: Face, pad: float, max_px: int,
+         others: list[Face] | None = None) -> tuple[np.ndarray, list[Face]]:
     """The face grown by ``pad`` face sizes, at most ``max_px`` on its longer side, and the face
-    in the crop's pixels."""
+    (first) and ``others`` that reach into the crop, in the crop's pixels."""
     h, w = image.shape[:2]
     x1, y1, x2, y2 = (float(v) for v in face.box)
     m = pad * max(x2 - x1, y2 - y1)
@@ -52,11 +53,16 @@ def crop(image: np.ndarray, face: Face, pad: float, max_px: int) -> tuple[np.nda
     cx2, cy2 = min(int(np.ceil(x2 + m)), w), min(int(np.ceil(y2 + m)), h)
     out = image[cy1:cy2, cx1:cx2].copy()
     scale = min(1.0, max_px / max(out.shape[:2]))
-    box = (np.array([x1 - cx1, y1 - cy1, x2 - cx1, y2 - cy1], np.float32) * scale)
     if scale < 1.0:
         out = cv2.resize(out, (max(int(out.shape[1] * scale), 1), max(int(out.shape[0] * scale), 1)),
                          interpolation=cv2.INTER_AREA)
-    return out, Face(box=box, score=face.score)
+    inside = []
+    for f in [face, *(o for o in others or [] if o is not face)]:
+        bx1, by1, bx2, by2 = (float(v) for v in f.box)
+        if bx2 > cx1 and by2 > cy1 and bx1 < cx2 and by1 < cy2:
+            inside.append(Face(box=np.array([bx1 - cx1, by1 - cy1, bx2 - cx1, by2 - cy1], np.float32) * scale,
+                               score=f.score))
+    return out, inside
 
 
 @dataclass
@@ -93,8 +99,9 @@ class SnapshotSink(SinkBase):
             q = quality(image, face)
             best = self._best.get(face.track_id)
             if best is None or q > best.quality:
-                picture, inner = crop(image, face, self.scfg.pad, self.scfg.max_px)
-                hide_faces(picture, [inner], self.cfg.privacy)
+                # a neighbour's face inside the crop is blurred as well as the person's own
+                picture, inside = crop(image, face, self.scfg.pad, self.scfg.max_px, out.result.faces)
+                hide_faces(picture, inside, self.cfg.privacy)
                 self._best[face.track_id] = Best(q, picture, best.written if best else -1.0)
 
     def _write(self, track_id: int, person: str, decision: str) -> None:
