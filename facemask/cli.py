@@ -129,7 +129,7 @@ def images(cfg: Config, args) -> int:
     if out_dir.exists() and not out_dir.is_dir():
         raise InputError(f"{out_dir}: the output folder is an existing file")
     jsonl_path = check_output(args.jsonl or out_dir / "results.jsonl", "JSON Lines output")
-    source = ImageFolderSource(in_dir, recursive=args.recursive, max_pixels=cfg.input.max_pixels, exclude=(out_dir,))
+    source = ImageFolderSource(str(in_dir), recursive=args.recursive, max_pixels=cfg.input.max_pixels, exclude=(out_dir,))
     session = ImageSession(FramePipeline(cfg), cfg.output.draw_landmarks)
     images_sink = AnnotatedImagesSink(out_dir, cfg.output.jpeg_quality)
     sinks = [images_sink, FramesJsonlSink(jsonl_path)]

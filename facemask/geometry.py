@@ -106,4 +106,4 @@ def search_regions(boxes: np.ndarray, margin: float, width: int, height: int, al
                     break
             if merged:
                 break
-    return [tuple(r) for r in regions]
+    return [(r[0], r[1], r[2], r[3]) for r in regions]

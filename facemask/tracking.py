@@ -23,11 +23,14 @@ pixels do not.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import cv2
 import numpy as np
 from norfair import Detection, Tracker
+from norfair.tracker import TrackedObject
 from norfair.distances import VectorizedDistance
 from norfair.filter import OptimizedKalmanFilterFactory
 
@@ -236,18 +239,18 @@ class FaceTracker:
         self._first_period = 1 if local_search else cfg.detect_every
         self._with_landmarks = cfg.points == "box_landmarks"
         self._reid = cfg.reid_hit_counter_max > 0
-        self._lost: dict[object, Track] = {}  # dead norfair objects kept for re-identification
+        self._lost: dict[TrackedObject, Track] = {}  # dead norfair objects kept for re-identification
         self._merged_away: set[int] = set()  # ids of the tracks absorbed on this update
         self._cuts = SceneCutDetector(cfg.scene_cut_threshold) if cfg.scene_cut_threshold > 0 else None
         self.scene_cuts: list[int] = []  # frames where a scene cut ended every track
         self._norfair = self._new_norfair()
-        self._tracks: dict[object, Track] = {}  # norfair TrackedObject -> Track
+        self._tracks: dict[TrackedObject, Track] = {}  # norfair TrackedObject -> Track
         self.last_detection_frame: int | None = None
         self._since_detection = 0
 
     def _new_norfair(self) -> Tracker:
         cfg = self.cfg
-        reid_kw = {}
+        reid_kw: dict[str, Any] = {}
         if self._reid:
             reid_kw = dict(
                 reid_distance_function=reid.make_reid_distance(
@@ -270,7 +273,7 @@ class FaceTracker:
         )
         # norfair's constructor takes a distance name or a scalar (per-pair, slow) function; a
         # vectorized one with our own metric is set on the instance.
-        tracker.distance_function = VectorizedDistance(DISTANCES[cfg.distance])
+        tracker.distance_function = VectorizedDistance(DISTANCES[cfg.distance])  # type: ignore[assignment]
         return tracker
 
     def _track_of(self, obj) -> Track | None:
@@ -330,12 +333,12 @@ class FaceTracker:
             self.last_detection_frame = frame
             self._since_detection = 0
         started: list[Track] = []
-        alive: dict[object, Track] = {}
+        alive: dict[TrackedObject, Track] = {}
         supported: set[int] = set()  # ids of the weak faces matched to a strong track
         objects = self._norfair.tracked_objects
         if self._reid:
             self._absorb_merged(objects)
-        lost: dict[object, Track] = {}
+        lost: dict[TrackedObject, Track] = {}
         for obj in objects:
             if not obj.hit_counter_is_positive:
                 # dead: norfair drops it at the next update (it can never match again) or, with
@@ -385,7 +388,7 @@ class FaceTracker:
         self._tracks, self._lost = {}, {}
         return ended
 
-    def _absorb_merged(self, objects: list) -> None:
+    def _absorb_merged(self, objects: Sequence[TrackedObject]) -> None:
         """norfair merged a new (initializing) object into an old one and removed it, handing it
         the new one's latest detection: move the new track's votes into the old track."""
         by_detection = {id(o.last_detection): o for o in objects}

@@ -94,7 +94,7 @@ def decode_cifcaf(cif: np.ndarray, caf: np.ndarray, stride: float, *, seed_thres
         links[b].append((a, i, 1))
 
     seeds = sorted(((float(c[j, 2]), k, j) for k, c in enumerate(cands) for j in range(len(c))), reverse=True)
-    poses = []
+    poses: list = []
     for score, k, j in seeds:
         if len(poses) >= max_poses:
             break

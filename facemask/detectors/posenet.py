@@ -40,15 +40,17 @@ class PoseNetRunner:
             ) from None
         # Inputs are (grid - 1) * stride + 1 pixels high: 16 for these models.
         self.stride = (self.height - 1) // max(int(self.outputs[0]["shape"][1]) - 1, 1)
-        self.decode_args = dict(max_poses=max_poses, part_threshold=part_threshold,
-                                pose_threshold=pose_threshold, nms_radius=nms_radius)
+        self.max_poses, self.part_threshold = max_poses, part_threshold
+        self.pose_threshold, self.nms_radius = pose_threshold, nms_radius
 
     def __call__(self, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         canvas, s = letterbox(rgb, self.height, self.width)
         self.interpreter.set_tensor(self.input["index"], canvas[None])
         self.interpreter.invoke()
         heatmaps, short, mid = (tflite.output(self.interpreter, d)[0] for d in self.outputs)
-        kps, scores = decode_multiple_poses(heatmaps, short, mid, self.stride, **self.decode_args)
+        kps, scores = decode_multiple_poses(heatmaps, short, mid, self.stride, max_poses=self.max_poses,
+                                             part_threshold=self.part_threshold,
+                                             pose_threshold=self.pose_threshold, nms_radius=self.nms_radius)
         kps[:, :, :2] /= s
         return kps, scores
 

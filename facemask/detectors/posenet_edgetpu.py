@@ -24,7 +24,7 @@ from ..runtimes import edgetpu
 from .base import register
 from .configs import PoseNetEdgeTPUConfig
 from .pose_base import PoseFaceDetector, letterbox
-from .posenet import posenet_runner
+from .posenet import PoseNetRunner, posenet_runner
 
 log = logging.getLogger("facemask")
 
@@ -87,8 +87,8 @@ class PoseNetEdgeTPURunner:
         canvas, s = letterbox(rgb, self.height, self.width)
         self.interpreter.set_tensor(self.input["index"], canvas[None])
         self.interpreter.invoke()
-        outputs = (self.interpreter.get_tensor(d["index"]) for d in self.outputs)
-        kps, scores = decoder_op_poses(*outputs, pose_threshold=self.pose_threshold)
+        yx, kp_scores, pose_scores, count = (self.interpreter.get_tensor(d["index"]) for d in self.outputs)
+        kps, scores = decoder_op_poses(yx, kp_scores, pose_scores, count, pose_threshold=self.pose_threshold)
         kps[:, :, :2] /= s
         return kps, scores
 
@@ -97,7 +97,8 @@ class PoseNetEdgeTPURunner:
 class PoseNetEdgeTPUDetector(PoseFaceDetector):
     def __init__(self, cfg: PoseNetEdgeTPUConfig):
         try:
-            runner, source = PoseNetEdgeTPURunner(cfg), "posenet_edgetpu"
+            runner: PoseNetRunner | PoseNetEdgeTPURunner = PoseNetEdgeTPURunner(cfg)
+            source = "posenet_edgetpu"
         except BackendUnavailable as exc:
             if not cfg.fallback_to_cpu:
                 raise

@@ -258,7 +258,7 @@ class YuNetDetector(Detector):
         self.score_threshold = cfg.score_threshold
         self.classify_score = cfg.classify_score
         self.runtime = make_runtime(self.model_path, cfg)
-        self._region_runtime = None
+        self._region_runtime: OnnxRuntimeYuNet | OpenVINOYuNet | OpenCVYuNet | None = None
 
     def scale_for(self, width: int, height: int) -> float:
         """The small-face scale."""
@@ -300,7 +300,9 @@ class YuNetDetector(Detector):
             box = np.clip(f.box / s, 0, [w, h, w, h]).astype(np.float32)
             if min(box[2] - box[0], box[3] - box[1]) < max(self.cfg.min_size, 1):
                 continue
-            f.box, f.landmarks = box, (f.landmarks / s).astype(np.float32)
+            f.box = box
+            if f.landmarks is not None:
+                f.landmarks = (f.landmarks / s).astype(np.float32)
             out.append(f)
         return out
 
@@ -357,6 +359,7 @@ class YuNetDetector(Detector):
         crop = np.ascontiguousarray(crop[dy:, dx:]) if dx or dy else crop
         ch, cw = crop.shape[:2]
         cut_l, cut_t, cut_r, cut_b = x1 > 0, y1 > 0, x2 < w, y2 < h
+        assert self._region_runtime is not None  # set by detect_regions
         rows = self._region_runtime(crop, score)
         whole = ~((cut_l & (rows[:, 0] < 1)) | (cut_t & (rows[:, 1] < 1))
                   | (cut_r & (rows[:, 0] + rows[:, 2] > cw - 1)) | (cut_b & (rows[:, 1] + rows[:, 3] > ch - 1)))
@@ -364,5 +367,6 @@ class YuNetDetector(Detector):
         ox, oy = x1 * s + dx, y1 * s + dy
         for f in faces:
             f.box += np.array([ox, oy, ox, oy], np.float32)
-            f.landmarks += np.array([ox, oy], np.float32)
+            if f.landmarks is not None:
+                f.landmarks += np.array([ox, oy], np.float32)
         return self._finish(faces, s, w, h)

@@ -40,9 +40,12 @@ def modules(what: str = "a TensorRT engine", otherwise: str = "") -> tuple[Any, 
     """(tensorrt, cuda-python's runtime API); one BackendUnavailable line naming what is missing,
     where it comes from and ``otherwise`` (what to configure instead) when they are not installed."""
     missing = []
-    trt = cudart = None
+    trt: Any = None
+    cudart: Any = None
     try:
-        import tensorrt as trt
+        import tensorrt
+
+        trt = tensorrt
     except (ImportError, OSError):  # OSError: bindings present, libnvinfer not
         missing.append("tensorrt")
     try:

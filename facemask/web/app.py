@@ -122,7 +122,7 @@ def create_app(cfg: Config, workers: list[Any], store: Store, metrics: Metrics, 
     ``name``, ``state``, ``info()`` giving the dict of ``/api/stats`` with at least ``state`` and
     ``counters``, and ``jpeg``, a :class:`facemask.web.camera.Latest` of JPEG bytes)."""
     app = Flask(__name__, static_folder=None, template_folder=str(HERE / "templates"))
-    app.json.sort_keys = False
+    app.json.sort_keys = False  # type: ignore[attr-defined]  # DefaultJSONProvider's
     by_name = {w.name: w for w in workers}
     assets = load_static()
     config_json = public_config(cfg, token)

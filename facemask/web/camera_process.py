@@ -116,11 +116,13 @@ def run_camera(cam: CameraConfig, cfg: Config, channel: Channel, stop: threading
         opened_once, started = True, time.monotonic()
         run = new_run_id()
         session = VideoSession(cfg, source.info.fps, pipeline=pipeline, camera=cam.name, run_id=run, live=True)
+
+        def extra(src: SourceBase = source, n: int = reconnects) -> dict[str, Any]:
+            return {"reconnects": n, "loops": getattr(src, "loops", 0), "source_fps": src.info.fps,
+                    "frame_size": [src.info.width, src.info.height]}
+
         publish = PublishSink(channel, session, run=run, jpeg_quality=cfg.output.jpeg_quality, stream_fps=cam.stream_fps,
-                              max_side=cam.stream_max_side,
-                              extra=lambda src=source, n=reconnects: {
-                                  "reconnects": n, "loops": getattr(src, "loops", 0), "source_fps": src.info.fps,
-                                  "frame_size": [src.info.width, src.info.height]})
+                              max_side=cam.stream_max_side, extra=extra)
         # MQTT, alerts, snapshots, line crossings first: an event's snapshot exists when it reaches the page
         run_sinks = [*camera_sinks(cfg, cam.name, session), publish, *(sinks or [])]
         if cam.max_fps > 0:

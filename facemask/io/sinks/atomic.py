@@ -60,6 +60,7 @@ class AtomicFile:
         return self.fh
 
     def __exit__(self, exc_type, exc, tb) -> None:
+        assert self.fh is not None
         self.fh.close()
         if exc_type is None:
             os.replace(self.tmp, self.path)
@@ -115,7 +116,7 @@ class VideoWriter:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.tmp = partial_path(self.path)
         fourcc = FOURCC_BY_SUFFIX.get(self.path.suffix.lower(), codec)
-        self.writer = cv2.VideoWriter(str(self.tmp), cv2.VideoWriter_fourcc(*fourcc), fps, size)
+        self.writer = cv2.VideoWriter(str(self.tmp), cv2.VideoWriter.fourcc(*fourcc), fps, size)
         if not self.writer.isOpened():
             self.tmp.unlink(missing_ok=True)
             raise InputError(f"{self.path}: cannot write video with codec {fourcc} (try .mp4 or .webm)")

@@ -99,6 +99,7 @@ class Records:
                 "INSERT INTO alerts (ts, camera, rule, type, message, data) VALUES (?, ?, ?, ?, ?, ?)",
                 (alert["time"], alert["camera"], alert["rule"], alert["type"], alert["message"],
                  json.dumps(alert, separators=(",", ":"), default=str)))
+            assert cur.lastrowid is not None
             return int(cur.lastrowid)
 
     def alerts(self, since: int = 0, limit: int = 50) -> list[dict[str, Any]]:

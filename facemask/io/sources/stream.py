@@ -10,6 +10,7 @@ import time
 from typing import Iterator
 
 import cv2
+import numpy as np
 
 from ...types import Frame
 from .base import SourceBase, SourceInfo, redact, register
@@ -32,7 +33,7 @@ class LiveCaptureSource(SourceBase):
 
     def __iter__(self) -> Iterator[Frame]:
         index = 0
-        image = self._first
+        image: np.ndarray | None = self._first
         while not self._closed:
             if image is None:
                 ok, image = self.cap.read()
