@@ -25,11 +25,13 @@ def inside(row: dict, area) -> bool:
     return area[0] <= cx <= area[2] and area[1] <= cy <= area[3]
 
 
-def run_session(config, video):
+def run_session(config, video, max_frames=None):
     events = []
     with VideoFileSource(video) as source:
         session = VideoSession(config, source.info.fps)
         for frame in source:
+            if max_frames is not None and frame.index >= max_frames:
+                break
             session.process(frame)
             events += session.pop_events()
     session.finish()
@@ -91,11 +93,13 @@ def test_town_centre_nobody_is_decided_masked(x86_config):
     assert c["masked"] == 0, masked
 
 
-# Passes, narrowly: 12 of 261 decided people masked (4.60%), on palms and fists YuNet takes for
-# faces and on the clip's cross-fades (a translucent grey shape over a face). Without
-# detector.classify_score (every detection voting) 20 of 300 (6.67%).
+# On the whole clip (199 frames): 12 of 261 decided people masked (4.60%), on palms and fists
+# YuNet takes for faces and on the clip's cross-fades (a translucent grey shape over a face);
+# without detector.classify_score (every detection voting) 20 of 300 (6.67%). Its first 75
+# frames (3 s, a third of the time: ~200 faces a frame is the suite's heaviest clip) already
+# hold ~190 decided people: 6 of 185 masked after 60 frames.
 def test_stadium_hands_near_mouths_are_rarely_decided_masked(x86_config):
-    session, _ = run_session(x86_config, VIDEOS / "crowd_stadium_dense_faces_720p.mp4")
+    session, _ = run_session(x86_config, VIDEOS / "crowd_stadium_dense_faces_720p.mp4", max_frames=75)
     c = session.stats.counters()
     assert c["decided"] >= 50, c
     assert c["masked"] <= 0.05 * c["decided"], c
