@@ -151,6 +151,14 @@ class TrackerConfig(Section):
     reid_distance_threshold: float = Field(0.35, gt=0.0, le=1.0)
     reid_max_jump: float = Field(3.0, gt=0.0)
     reid_embedding: Literal["head_shoulders", "face"] = "head_shoulders"
+    # Rejoining a broken track by place and time (no appearance): a person's track that lost its
+    # face (turned away, backlight, blur, a false box took it, its Kalman estimate drifted off) is
+    # kept up to rejoin_frames frames after its last detection, and a new track that starts
+    # within rejoin_max_jump face sizes of where it was last seen (similar size, after it was last
+    # seen) continues it when it is the only person that near (any other track, lost or live,
+    # there too and nothing is joined: crowds do not merge). 0 disables (the shipped configs: 50).
+    rejoin_frames: int = Field(0, ge=0, le=1000)
+    rejoin_max_jump: float = Field(2.0, gt=0.0, le=10.0)
 
     @model_validator(mode="after")
     def _counters(self) -> "TrackerConfig":

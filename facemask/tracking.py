@@ -78,6 +78,7 @@ def size_normalized_distance(candidates: np.ndarray, objects: np.ndarray) -> np.
 DISTANCES = {"iou": iou_distance, "euclidean": size_normalized_distance}
 
 PATCH = 16  # side of the grey patch compared for the static-face test
+REJOIN_SIZE_RATIO = 2.0  # tracker.rejoin_frames: a new face this much larger or smaller is someone else
 
 
 def look(image: np.ndarray, box: np.ndarray) -> np.ndarray | None:
@@ -118,6 +119,8 @@ class Track:
     _size_sum: float = 0.0
     embedding: np.ndarray | None = None  # running appearance, for re-identification (facemask.reid)
     merged: int = 0  # broken-off tracks re-identified as this one
+    first_center: np.ndarray | None = None  # centre and size of the first detected box (rejoining)
+    first_size: float = 0.0
 
     @property
     def span(self) -> int:
@@ -158,6 +161,9 @@ class Track:
             if not self.detections:
                 self.first_s = time_s
             self.last_s = time_s
+        if not self.detections:
+            self.first_center = np.array(face.center, np.float64)
+            self.first_size = float(max(face.width, face.height))
         self.detections += 1
         self._size_sum += max(face.width, face.height)
         centre = np.array(face.center)
@@ -241,6 +247,11 @@ class FaceTracker:
         self._reid = cfg.reid_hit_counter_max > 0
         self._lost: dict[TrackedObject, Track] = {}  # dead norfair objects kept for re-identification
         self._merged_away: set[int] = set()  # ids of the tracks absorbed on this update
+        # tracker.rejoin_frames: confirmed tracks whose norfair object died, kept (not yet ended)
+        # for a new track to continue them
+        self._rejoin = cfg.rejoin_frames > 0
+        self._held: list[Track] = []
+        self.rejoined = 0  # new tracks that continued a broken one (see _rejoin_target)
         self._cuts = SceneCutDetector(cfg.scene_cut_threshold) if cfg.scene_cut_threshold > 0 else None
         self.scene_cuts: list[int] = []  # frames where a scene cut ended every track
         self._norfair = self._new_norfair()
@@ -281,10 +292,10 @@ class FaceTracker:
 
     def _scene_cut(self, frame: int) -> list[Track]:
         """End every track (live or kept for re-identification) and start a fresh tracker."""
-        ended = list(self._tracks.values()) + list(self._lost.values())
+        ended = list(self._tracks.values()) + list(self._lost.values()) + self._held
         for track in ended:
             track.close()
-        self._tracks, self._lost = {}, {}
+        self._tracks, self._lost, self._held = {}, {}, []
         self._norfair = self._new_norfair()
         self.last_detection_frame = None
         self._since_detection = 0
@@ -333,6 +344,7 @@ class FaceTracker:
             self.last_detection_frame = frame
             self._since_detection = 0
         started: list[Track] = []
+        confirming: list = []  # norfair objects whose new track gets an id (or rejoins) now
         alive: dict[TrackedObject, Track] = {}
         supported: set[int] = set()  # ids of the weak faces matched to a strong track
         objects = self._norfair.tracked_objects
@@ -363,15 +375,45 @@ class FaceTracker:
                 if track.strong:
                     supported.add(id(face))
             if track.id is None and obj.id is not None and track.strong:
-                track.id = self._next_id
-                self._next_id += 1
-                started.append(track)
+                confirming.append(obj)
             if track.id is not None and track.face is not None and track.last_seen == frame:
                 track.face.track_id = track.id
             alive[obj] = track
+        for obj in confirming:
+            track = alive[obj]
+            old = self._rejoin_target(track, alive) if self._rejoin else None
+            if old is not None:
+                # the new track continues the broken one: same id, one ballot box; the old
+                # norfair object (coasting off where the face is not) is dropped
+                dropped = {id(o) for o, t in alive.items() if t is old}
+                alive = {o: t for o, t in alive.items() if id(o) not in dropped}
+                self._norfair.tracked_objects = [o for o in self._norfair.tracked_objects if id(o) not in dropped]
+                self._held = [t for t in self._held if t is not old]
+                old.absorb(track)
+                old.box = track.box.copy()
+                alive[obj] = old
+                self.rejoined += 1
+                track = old
+            else:
+                track.id = self._next_id
+                self._next_id += 1
+                started.append(track)
+            if track.face is not None and track.last_seen == frame:
+                track.face.track_id = track.id
         merged_away = self._merged_away
-        ended = [t for obj, t in self._tracks.items() if obj not in alive and obj not in lost and id(t) not in merged_away]
+        living = {id(t) for t in alive.values()}
+        ended = [t for obj, t in self._tracks.items()
+                 if obj not in alive and obj not in lost and id(t) not in merged_away and id(t) not in living]
         ended += [t for obj, t in self._lost.items() if obj not in alive and obj not in lost]
+        if self._rejoin:
+            # a confirmed, moving track that broke off waits rejoin_frames (plus the time a new
+            # track takes to be confirmed) for a new track to continue it before it ends
+            wait = self.cfg.rejoin_frames + self.cfg.detect_every * self.cfg.init_detections
+            held = [t for t in ended if t.id is not None and not t.is_static(self.filters, final=True)]
+            ended = [t for t in ended if not any(t is h for h in held)]
+            pool = self._held + held
+            ended += [t for t in pool if frame - t.last_seen > wait]
+            self._held = [t for t in pool if frame - t.last_seen <= wait]
         ended = cut_ended + ended
         for track in ended:
             track.close()
@@ -382,11 +424,42 @@ class FaceTracker:
 
     def finish(self) -> list[Track]:
         """End every track (end of the video); returns them."""
-        ended = list(self._tracks.values()) + list(self._lost.values())
+        ended = list(self._tracks.values()) + list(self._lost.values()) + self._held
         for track in ended:
             track.close()
-        self._tracks, self._lost = {}, {}
+        self._tracks, self._lost, self._held = {}, {}, []
         return ended
+
+    def _rejoin_target(self, new: Track, alive: dict) -> Track | None:
+        """The broken track that ``new`` (about to be confirmed) continues, if any
+        (``tracker.rejoin_frames``): a confirmed track last detected before ``new`` started, at most
+        rejoin_frames ticks before, within rejoin_max_jump face sizes of where ``new`` started and
+        of a similar size (a factor of REJOIN_SIZE_RATIO); and the only confirmed track, lost or
+        live, whose last detected face is that near: where two people could claim the face (a
+        crowd), nothing is joined."""
+        if new.first_center is None:
+            return None
+        cfg = self.cfg
+        near: list[tuple[float, Track]] = []
+        others = [t for t in alive.values() if t.id is not None] + self._held
+        for old in others:
+            if old is new or old.face is None or not old.detections:
+                continue
+            size = max(old.mean_size, new.first_size, 1.0)
+            jump = float(np.hypot(*(np.asarray(old.face.center) - new.first_center))) / size
+            if jump <= cfg.rejoin_max_jump:
+                near.append((jump, old))
+        if len(near) != 1:
+            return None
+        old = near[0][1]
+        if not old.last_seen < new.first_frame <= old.last_seen + cfg.rejoin_frames:
+            return None  # seen together (two people), or too long ago
+        ratio = max(new.first_size, 1.0) / max(old.mean_size, 1.0)
+        if not 1 / REJOIN_SIZE_RATIO <= ratio <= REJOIN_SIZE_RATIO:
+            return None
+        if old.is_static(self.filters, final=True):
+            return None  # a poster does not walk off and come back
+        return old
 
     def _absorb_merged(self, objects: Sequence[TrackedObject]) -> None:
         """norfair merged a new (initializing) object into an old one and removed it, handing it

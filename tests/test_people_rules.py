@@ -154,6 +154,70 @@ def test_someone_else_in_the_same_place_is_not_reidentified():
     assert stats.counters()["people"] == 2
 
 
+# ---------------------------------------------------------------- rejoining broken tracks
+
+REJOIN = {"detect_every": 1, "scene_cut_threshold": 0.0, "rejoin_frames": 50}
+
+
+def nobody(i):
+    return None
+
+
+def lost_and_found(gap=30, jump=40, prob=0.95):
+    """A face (30 px) walking 1 px a frame for 20 frames, lost for ``gap`` frames (longer than
+    hit_counter_max, 25), found again ``jump`` px on, walking for 20 more."""
+    return [[face(20 + i, 60, prob=prob)] if i < 20 else
+            ([face(39 + jump + (i - 20 - gap), 60, prob=prob)] if 20 + gap <= i < 40 + gap else [])
+            for i in range(40 + gap)]
+
+
+def test_a_broken_track_rejoins_where_it_was_lost():
+    frames = lost_and_found()
+    off = parse_config({"tracker": {**REJOIN, "rejoin_frames": 0}})
+    _, stats = run(off, frames, nobody)
+    assert stats.counters()["people"] == 2  # without rejoining: counted twice
+    tr, stats = run(parse_config({"tracker": REJOIN}), frames, nobody)
+    c = stats.counters()
+    assert (c["people"], c["masked"]) == (1, 1), c
+    (row,) = stats.ended_rows
+    assert row["mask_votes"] == 40 and row["track_id"] == 1 and tr.rejoined == 1
+
+
+def test_no_rejoin_too_late_too_far_or_for_a_different_size():
+    config = parse_config({"tracker": REJOIN})
+    assert run(config, lost_and_found(gap=70), nobody)[1].counters()["people"] == 2  # lost 70 > 50 frames
+    assert run(config, lost_and_found(jump=90), nobody)[1].counters()["people"] == 2  # 3 face sizes away
+    frames = lost_and_found()
+    for i in range(50, 70):  # found again at three times the size: someone else, nearer the camera
+        frames[i] = [face(frames[i][0].box[0], 30, size=90, prob=0.95)]
+    assert run(config, frames, nobody)[1].counters()["people"] == 2
+
+
+def test_no_rejoin_where_another_person_could_claim_the_face():
+    """Two people side by side (a crowd): the left one is lost, a new face appears between them:
+    it may be either, or a third person, so nothing is joined."""
+    frames = []
+    for i in range(80):
+        faces = [face(90 + i // 4, 60, prob=0.95)]  # the right one, always seen
+        if i < 20:
+            faces.append(face(30 + i // 4, 60, prob=0.95))
+        elif 45 <= i < 70:
+            faces.append(face(62, 60, prob=0.95))
+        frames.append(faces)
+    tr, stats = run(parse_config({"tracker": REJOIN}), frames, nobody)
+    assert stats.counters()["people"] == 3 and tr.rejoined == 0
+
+
+def test_no_rejoin_with_a_face_seen_at_the_same_time():
+    """A second face starts beside the first while the first is still detected: two people, even
+    when the first is lost right after."""
+    frames = [[face(20 + i, 60, prob=0.95)] if i < 30 else [] for i in range(70)]
+    for i in range(25, 70):
+        frames[i] = frames[i] + [face(60 + (i - 25), 60, prob=0.95)]
+    tr, stats = run(parse_config({"tracker": REJOIN}), frames, nobody)
+    assert stats.counters()["people"] == 2 and tr.rejoined == 0
+
+
 # ---------------------------------------------------------------- whole faces
 
 def test_whole_face_rule_on_synthetic_boxes():

@@ -13,7 +13,7 @@ import pytest
 
 from facemask.io.sources import VideoFileSource
 from facemask.video import VideoSession
-from tests.conftest import VIDEOS, run_script
+from tests.conftest import SHARED, VIDEOS, run_script
 
 FOUR_PEOPLE = VIDEOS / "mask_putting_on_4people_diazoniclabs.mp4"
 PAINTING = (412, 78, 560, 270)  # the framed painting on the wall (a masked face in it), pixels
@@ -104,3 +104,16 @@ def test_stadium_hands_near_mouths_are_rarely_decided_masked(x86_config):
     assert c["decided"] >= 50, c
     assert c["masked"] <= 0.05 * c["decided"], c
 
+
+
+# A man at a front door (face 9-14 px, backlit) walks in past the camera. At the door his face is
+# lost for about a second; the Kalman estimate of the lost track coasts off (its box drifts away
+# and shrinks to nothing), so when the face is found again it starts a new track: without
+# tracker.rejoin_frames he is counted twice. Hand count: 1 person (shared data/video_people).
+def test_a_person_whose_face_is_lost_for_a_moment_is_counted_once(x86_config):
+    assert x86_config.tracker.rejoin_frames > 0
+    session, _ = run_session(x86_config, SHARED / "data" / "video_people" / "omullan_test4.avi")
+    rows = [r for r in session.stats.ended_rows if r["status"] == "person"]
+    assert session.stats.counters()["people"] == len(rows) == 1, list(session.stats.ended_rows)
+    assert session.tracker.rejoined >= 1
+    assert rows[0]["first_s"] <= 0.5 and rows[0]["last_s"] >= 5.0  # from the door to the camera
