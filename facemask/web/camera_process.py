@@ -118,7 +118,7 @@ def run_camera(cam: CameraConfig, cfg: Config, channel: Channel, stop: threading
         session = VideoSession(cfg, source.info.fps, pipeline=pipeline, camera=cam.name, run_id=run, live=True)
 
         def extra(src: SourceBase = source, n: int = reconnects) -> dict[str, Any]:
-            return {"reconnects": n, "loops": getattr(src, "loops", 0), "source_fps": src.info.fps,
+            return {"reconnects": n, "loops": src.loops, "source_fps": src.info.fps,
                     "frame_size": [src.info.width, src.info.height]}
 
         publish = PublishSink(channel, session, run=run, jpeg_quality=cfg.output.jpeg_quality, stream_fps=cam.stream_fps,

@@ -57,6 +57,7 @@ class SourceBase:
 
     def __init__(self) -> None:
         self.report = ReadReport()
+        self.loops = 0  # times a looped file was rewound (0 for every other source)
 
     def __iter__(self) -> Iterator[Frame]:  # pragma: no cover - every source defines it
         raise NotImplementedError
