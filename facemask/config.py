@@ -46,6 +46,12 @@ class ClassifierConfig(Section):
     # Output order of the model's softmax, as canonical labels.
     classes: list[Literal["mask", "no_mask", "mask_incorrect"]] = ["mask", "no_mask"]
     crop_pad: float = Field(0.15, ge=0.0, le=1.0)
+    # Inference crops only: move the crop's centre down by this fraction of the face box's height.
+    # YuNet's video boxes of masked faces stop near the mask's top edge, so the mask sits at the
+    # crop's bottom edge. 0.25 reads small blurred masks (andrewendlesss_mask) but turns chins,
+    # hands and masks under the chin into masks (stadium, wst54_mask2): the current classifier,
+    # trained on unshifted crops, needs 0 (docs/results.md, "Classifier crop shift").
+    crop_shift: float = Field(0.0, ge=-0.5, le=0.5)
     num_threads: int = Field(2, ge=1, le=64)
     max_batch: int = Field(64, ge=1, le=1024)
     # mask_prob >= threshold -> "mask" for a single frame (the video vote has its own low/high).

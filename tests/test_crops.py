@@ -28,3 +28,11 @@ def test_batch_of_none_and_many():
     image = np.zeros((50, 50, 3), np.uint8)
     assert face_crops(image, [], 45).shape == (0, 45, 45, 3)
     assert face_crops(image, [[0, 0, 10, 10], [200, 200, 210, 210]], 45).shape == (2, 45, 45, 3)
+
+
+def test_crop_shift_moves_the_square_down_by_box_heights():
+    base, shifted = square_box([10, 20, 30, 60], pad=0.25), square_box([10, 20, 30, 60], pad=0.25, shift=0.25)
+    assert np.allclose(shifted - base, [0, 10, 0, 10])  # 0.25 of the 40 px box height, same side
+    image = np.zeros((100, 100, 3), np.uint8)
+    image[60:] = 255  # bright below the box
+    assert face_crop(image, [40, 20, 60, 60], 45, 0.0, 0.25).mean() > face_crop(image, [40, 20, 60, 60], 45).mean()

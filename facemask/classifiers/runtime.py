@@ -175,7 +175,7 @@ class MaskClassifier:
         return probs
 
     def crops(self, frame: np.ndarray, faces: list[Face]) -> np.ndarray:
-        return face_crops(frame, [f.box for f in faces], self.input_size, self.cfg.crop_pad)
+        return face_crops(frame, [f.box for f in faces], self.input_size, self.cfg.crop_pad, self.cfg.crop_shift)
 
     def classify(self, frame: np.ndarray, faces: list[Face]) -> None:
         if not faces:
