@@ -49,11 +49,30 @@ def batch_fps(cfg, video: Path, max_frames: int) -> tuple[float, int, float]:
     with VideoFileSource(video) as source:
         session = VideoSession(cfg, source.info.fps)
         Runner(source, session, [], max_frames=min(10, max_frames)).run()  # warm-up (model load, first calls)
+    from facemask.io.sinks import SinkBase
+
+    class StageTimes(SinkBase):
+        """Detection wall ms per frame, full detections apart from local searches."""
+
+        def __init__(self, session: VideoSession):
+            self.session, self.seen = session, 0
+            self.full: list[float] = []
+            self.local: list[float] = []
+
+        def on_frame(self, out) -> None:
+            full = self.session.detected_frames > self.seen
+            self.seen = self.session.detected_frames
+            (self.full if full else self.local).append(out.result.timings_ms.get("detect", 0.0))
+
     with VideoFileSource(video, loop=True) as source:
         session = VideoSession(cfg, source.info.fps)
+        stages = StageTimes(session)
         cpu0 = time.process_time()
-        report = Runner(source, session, [], max_frames=max_frames).run()
+        report = Runner(source, session, [stages], max_frames=max_frames).run()
         cpu = time.process_time() - cpu0
+    if stages.full and stages.local:
+        print(f"batch detection: full {statistics.median(stages.full):.1f} ms median ({len(stages.full)} frames), "
+              f"local search {statistics.median(stages.local):.1f} ms median ({len(stages.local)} frames)", flush=True)
     return report.fps, report.frames_processed, 100.0 * cpu / report.elapsed_s
 
 
