@@ -23,37 +23,16 @@ import time
 from pathlib import Path
 from typing import Any, Iterator
 
-import numpy as np
 
 from ..config import Config, parse_config
 from ..errors import FacemaskError, InputError
+from ..io.sources.images import decode_image
 from ..types import Frame, new_run_id
 from .connection import Backoff, Names, broker_url, connect, connection_errors, declare, persistent, redact_url
 
 log = logging.getLogger("facemask.broker")
 
 _local = threading.local()
-
-
-def decode_image(name: str, data: bytes, max_pixels: int) -> np.ndarray:
-    """Like :func:`facemask.io.sources.read_image`, from the bytes of the file."""
-    import cv2
-
-    from ..io.sources.images import IMAGE_SUFFIXES, image_size
-
-    suffix = Path(name).suffix.lower()
-    if suffix not in IMAGE_SUFFIXES:
-        raise InputError(f"{name}: not an image file (suffix {suffix or 'none'})")
-    buf = np.frombuffer(data, np.uint8)
-    if buf.size == 0:
-        raise InputError(f"{name}: empty file")
-    w, h = image_size(buf)
-    if w and h and w * h > max_pixels:
-        raise InputError(f"{name}: {w}x{h} px is more than the limit of {max_pixels} pixels (input.max_pixels)")
-    image = cv2.imdecode(buf, cv2.IMREAD_COLOR)
-    if image is None:
-        raise InputError(f"{name}: cannot decode image (corrupt or unsupported)")
-    return image
 
 
 class _TaskSource:

@@ -74,13 +74,21 @@ def list_images(folder: str | Path, recursive: bool = False, warn: bool = True,
 
 def read_image(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
     """BGR image, or InputError with the reason (one line naming the file)."""
-    name = path.name
     if path.suffix.lower() not in IMAGE_SUFFIXES:
-        raise InputError(f"{name}: not an image file (suffix {path.suffix or 'none'})")
+        raise InputError(f"{path.name}: not an image file (suffix {path.suffix or 'none'})")
     try:
-        data = np.frombuffer(path.read_bytes(), dtype=np.uint8)
+        data = path.read_bytes()
     except OSError as exc:
-        raise InputError(f"{name}: cannot read ({exc.strerror or exc})") from None
+        raise InputError(f"{path.name}: cannot read ({exc.strerror or exc})") from None
+    return decode_image(path.name, data, max_pixels)
+
+
+def decode_image(name: str, raw: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
+    """The image file ``name`` from its bytes (a broker task carries them): BGR, or InputError."""
+    suffix = Path(name).suffix.lower()
+    if suffix not in IMAGE_SUFFIXES:
+        raise InputError(f"{name}: not an image file (suffix {suffix or 'none'})")
+    data = np.frombuffer(raw, dtype=np.uint8)
     if data.size == 0:
         raise InputError(f"{name}: empty file")
     w, h = image_size(data)
