@@ -28,6 +28,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from tests.rabbitmq import RabbitServer  # noqa: E402
+from tests.servers import end as stop  # noqa: E402
 
 KAGGLE = REPO.parent / "shared" / "data" / "kaggle853" / "images"
 CLIP = REPO.parent / "shared" / "videos" / "vtest_480x360.avi"
@@ -50,15 +51,6 @@ def cpu_s(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
-
-def stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def throughput(url: str, images: Path, n_workers: int, tmp: Path, task_images: int) -> dict:

@@ -7,6 +7,7 @@ import http.server
 import getpass
 import json
 import shutil
+import signal
 import socket
 import subprocess
 import threading
@@ -150,3 +151,14 @@ class WebhookServer:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+def end(proc: subprocess.Popen) -> None:
+    """SIGTERM, then SIGKILL after 30 s: a command stopped as a service manager would."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)

@@ -20,6 +20,7 @@ import pytest
 
 from .conftest import KAGGLE, REPO, VIDEOS
 from .rabbitmq import RabbitServer, find_tool
+from .servers import end
 
 
 CLIPS = [VIDEOS / "mask_putting_on_4people_diazoniclabs.mp4", VIDEOS / "pedestrians_toward_camera_360p.mp4"]
@@ -43,14 +44,6 @@ def spawn(args: list[str], log: Path) -> subprocess.Popen:
                             stdout=open(log, "ab"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
 
 
-def end(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
 
 
 def facemask_cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:

@@ -27,7 +27,7 @@ import threading
 import time
 
 from ..config import Config
-from .connection import Backoff, Names, broker_url, connect, connection_errors, declare, redact_url
+from .connection import Backoff, Names, broker_args, broker_url, connect, connection_errors, declare, redact_url
 
 log = logging.getLogger("facemask.broker")
 
@@ -199,10 +199,7 @@ def main(argv: list[str] | None = None) -> int:
 
     p = argparse.ArgumentParser(prog="python -m facemask aggregate",
                                 description="Store every worker's events and counters; serve the web page for all cameras.")
-    p.add_argument("--config", default="configs/config-x86.json", help="JSON config (default: %(default)s)")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
-                   help="e.g. --set app.port=8080 --set app.db_path=...")
-    p.add_argument("--broker", help="amqp://host[:port][/vhost] (default: FACEMASK_BROKER_URL, else broker.url)")
+    broker_args(p)
     p.add_argument("--no-web", action="store_true", help="only store; no web server")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s: %(message)s")
     logging.getLogger("pika").setLevel(logging.WARNING)

@@ -12,6 +12,7 @@ Names (``broker.prefix`` ``facemask``, ``broker.exchange`` ``facemask``):
 
 from __future__ import annotations
 
+import argparse
 import logging
 import os
 import threading
@@ -35,6 +36,16 @@ def _pika():
     except ImportError:  # pragma: no cover - the [broker] extra
         raise ConfigError("the broker commands need pika: pip install 'facemask[broker]'") from None
     return pika
+
+
+def broker_args(p: argparse.ArgumentParser, overrides: bool = True) -> None:
+    """The options every broker command takes: --config, --set (unless the command has its own),
+    --broker."""
+    p.add_argument("--config", default="configs/config-x86.json", help="JSON config (default: %(default)s)")
+    if overrides:
+        p.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                       help="override a config value (repeatable)")
+    p.add_argument("--broker", help="amqp://host[:port][/vhost] (default: FACEMASK_BROKER_URL, else broker.url)")
 
 
 def redact_url(url: str) -> str:

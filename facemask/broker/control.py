@@ -24,7 +24,7 @@ import uuid
 from typing import Any
 
 from ..config import CameraConfig, Config
-from .connection import Names, broker_url, connect, declare, persistent
+from .connection import Names, broker_args, broker_url, connect, declare, persistent
 
 
 def assignment(name: str, source: str | int, loop: bool = True, max_fps: float = 0.0,
@@ -128,8 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m facemask camera", description="Add, remove, change or list broker cameras.")
     p.add_argument("op", choices=["add", "remove", "update", "list"])
     p.add_argument("camera", nargs="*", type=_camera_arg, help="NAME=SOURCE (add), NAME (remove, update)")
-    p.add_argument("--config", default="configs/config-x86.json", help="JSON config (default: %(default)s)")
-    p.add_argument("--broker", help="amqp://host[:port][/vhost] (default: FACEMASK_BROKER_URL, else broker.url)")
+    broker_args(p, overrides=False)
     p.add_argument("--set", dest="overrides", action="append", default=None, metavar="SECTION.KEY=VALUE",
                    help="config override for this camera on its worker (repeatable)")
     p.add_argument("--source", help="update: the new source")

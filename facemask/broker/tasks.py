@@ -28,7 +28,7 @@ from ..config import Config, parse_config
 from ..errors import FacemaskError, InputError
 from ..io.sources.images import decode_image
 from ..types import Frame, new_run_id
-from .connection import Backoff, Names, broker_url, connect, connection_errors, declare, persistent, redact_url
+from .connection import Backoff, Names, broker_args, broker_url, connect, connection_errors, declare, persistent, redact_url
 
 log = logging.getLogger("facemask.broker")
 
@@ -206,9 +206,7 @@ def main(argv: list[str] | None = None) -> int:
 
     p = argparse.ArgumentParser(prog="python -m facemask submit",
                                 description="Split an image folder into tasks for the workers; merge results.jsonl.")
-    p.add_argument("--config", default="configs/config-x86.json", help="JSON config (default: %(default)s)")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE")
-    p.add_argument("--broker", help="amqp://host[:port][/vhost] (default: FACEMASK_BROKER_URL, else broker.url)")
+    broker_args(p)
     p.add_argument("--input_image_dir", required=True, help="folder of images")
     p.add_argument("--output_image_dir", required=True, help="folder for results.jsonl")
     p.add_argument("--jsonl", help="JSON Lines output path (default: OUTPUT/results.jsonl)")

@@ -28,7 +28,7 @@ from typing import Any
 
 from ..config import CameraConfig, Config
 from ..errors import FacemaskError
-from .connection import Backoff, Names, broker_url, connect, connection_errors, declare, redact_url
+from .connection import Backoff, Names, broker_args, broker_url, connect, connection_errors, declare, redact_url
 from .publisher import Message, Publisher
 
 log = logging.getLogger("facemask.broker")
@@ -366,9 +366,7 @@ def main(argv: list[str] | None = None) -> int:
 
     p = argparse.ArgumentParser(prog="python -m facemask worker",
                                 description="Run cameras and image tasks taken from RabbitMQ.")
-    p.add_argument("--config", default="configs/config-x86.json", help="JSON config (default: %(default)s)")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE")
-    p.add_argument("--broker", help="amqp://host[:port][/vhost] (default: FACEMASK_BROKER_URL, else broker.url)")
+    broker_args(p)
     p.add_argument("--capacity", type=int, help="cameras this worker may run (default: broker.capacity)")
     p.add_argument("--task-slots", type=int, help="image tasks run at a time (default: broker.task_slots)")
     p.add_argument("--name", help="worker name in events and logs (default: host-pid)")
