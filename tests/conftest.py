@@ -59,6 +59,21 @@ def x86_config():
     return load_config(REPO / "configs" / "config-x86.json")
 
 
+FOUR_PEOPLE = VIDEOS / "mask_putting_on_4people_diazoniclabs.mp4"
+
+
+@pytest.fixture(scope="session")
+def four_people_batch(tmp_path_factory):
+    """The 4-people clip through the video command a user runs, with the product config, once
+    for the session: the people tests read its outputs and the web app's live run is compared
+    with its counts. Returns the finished process and the output video's path."""
+    out = tmp_path_factory.mktemp("four") / "four.mp4"
+    proc = run_script("inference_video.py", "--config", "configs/config-x86.json", "--input_video_path", FOUR_PEOPLE,
+                      "--output_video", out, "--no-progress")
+    assert proc.returncode == 0, proc.stderr
+    return proc, out
+
+
 def run_script(script: str, *args: str, timeout: int = 300) -> subprocess.CompletedProcess:
     """Run one of the top-level scripts as a user would, from the repo root."""
     return subprocess.run(

@@ -17,9 +17,8 @@ from pathlib import Path
 import pytest
 
 from tests.browser import REPO, AppProcess
-from tests.conftest import VIDEOS, run_script
+from tests.conftest import FOUR_PEOPLE, VIDEOS, run_script
 
-FOUR_PEOPLE = VIDEOS / "mask_putting_on_4people_diazoniclabs.mp4"
 TOWN_CENTRE = VIDEOS / "towncentre_clip_1080p.mp4"
 STREET = VIDEOS / "vtest_480x360.avi"
 SYSTEM_PYTHON = "/usr/bin/python3"
@@ -87,9 +86,9 @@ def test_rtsp_camera_recovers_from_a_server_outage_and_the_other_camera_never_st
         down = app.wait_for(lambda s: camera(s, "street")["state"] in ("reconnecting", "error"), "/api/stats", timeout=30)
         assert "reconnecting in" in camera(down, "street")["message"] or "retrying in" in camera(down, "street")["message"]
         door_seen = [camera(down, "door")]
-        outage_end = time.monotonic() + 10.0  # the server stays away for 10 s
+        outage_end = time.monotonic() + 6.0  # the server stays away for 6 s (twice the open timeout)
         while time.monotonic() < outage_end:
-            time.sleep(2.5)
+            time.sleep(1.5)
             stats = app.json("/api/stats")
             door_seen.append(camera(stats, "door"))
             assert camera(stats, "street")["state"] in ("reconnecting", "error"), camera(stats, "street")
@@ -151,7 +150,7 @@ def test_locked_database_loses_nothing_and_health_recovers(tmp_path):
         assert health["status"] == "degraded" and health["cameras"]["door"] == "running"
         during = app.wait_for(lambda s: s["store"]["pending"] > 0, "/api/stats", timeout=30)
         assert "locked" in during["store"]["message"]
-        time.sleep(max(10.0 - (time.monotonic() - locked_at), 0.0))  # hold it for 10 s
+        time.sleep(max(5.0 - (time.monotonic() - locked_at), 0.0))  # hold it for 5 s, past the busy timeout
         counted = app.json("/api/stats")["cameras"][0]["counters"]
         locker.execute("ROLLBACK")
         locker.close()
@@ -222,11 +221,15 @@ def batch_counts(video: Path, tmp_path: Path, overrides: list[str]) -> dict:
 
 
 @pytest.mark.parametrize("video", [FOUR_PEOPLE, TOWN_CENTRE], ids=["four_people", "town_centre"])
-def test_live_file_counts_what_the_batch_command_counts(video, tmp_path):
+def test_live_file_counts_what_the_batch_command_counts(video, tmp_path, request):
     """A file played at its own frame rate in the app (no loop) ends with the batch command's
     people, masked and unmasked counts (within 5 %). Frames the camera could not keep up with
     are skipped, their time in the next frame's timestamp."""
-    batch = batch_counts(video, tmp_path, [])
+    if video == FOUR_PEOPLE:  # the session's run of the same command (tests/conftest.py)
+        _, out = request.getfixturevalue("four_people_batch")
+        batch = json.loads(out.with_name(f"{out.stem}.summary.json").read_text())
+    else:
+        batch = batch_counts(video, tmp_path, [])
     app = AppProcess([cameras({"name": "cam", "source": str(video), "loop": False, "stream_fps": 2.0}),
                       f"app.db_path={tmp_path / 'app.sqlite'}"])
     try:
