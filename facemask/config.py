@@ -108,7 +108,9 @@ class TrackerConfig(Section):
     # there); in between, see local_search (scripts/bench_detect_every.py measures speed and
     # per-frame recall against 1). Time, not processed frames, decides: a full detection runs
     # when ``detect_interval_s`` (default: detect_every frames at the source's frame rate) has
-    # passed since the last one, so a live camera that skips frames never detects more often.
+    # passed since the last one, so a live camera that skips frames never detects more often; and
+    # live, with local search, only after detect_every - 1 local searches, as on a file: a camera
+    # that cannot keep up does the batch command's mix of work per processed frame.
     detect_every: int = Field(5, ge=1, le=30)
     detect_interval_s: float | None = Field(None, gt=0.0, le=60.0)
     # Live cameras only: full detections take at most this share of the processing time. A camera

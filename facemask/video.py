@@ -61,6 +61,7 @@ class VideoSession:
         self.frames = 0
         self.detected_frames = 0  # frames the detector ran on whole
         self._last_full: float | None = None  # stream time of the last full detection
+        self._since_full = 0  # frames processed since the last full detection, the current one included
         self._full_cost_s = 0.0  # live: running mean of a full detection's wall time
         self._last_time = 0.0
         self._finished = False
@@ -79,8 +80,15 @@ class VideoSession:
 
     def _full_detection_due(self, time_s: float) -> bool:
         last = self._last_full
+        if last is None or time_s < last:
+            return True
+        # Live, a camera that skips frames still runs detect_every - 1 local searches between two
+        # full detections, as the batch command does: skipped time never becomes extra full
+        # detections, and the mix of work per processed frame is the file's.
+        if self.live and self.local_search and self._since_full < self.cfg.tracker.detect_every:
+            return False
         # Half a frame of slack: file timestamps are index / fps, and 5 / 25 must count as 0.2 s.
-        return last is None or time_s < last or time_s - last >= self.full_detection_interval_s() - 0.5 / self.fps
+        return time_s - last >= self.full_detection_interval_s() - 0.5 / self.fps
 
     def process(self, frame: Frame | np.ndarray, index: int | None = None) -> FrameResult:
         """Detect + classify (when due) and track one frame. ``frame`` is a :class:`Frame`
@@ -92,6 +100,7 @@ class VideoSession:
             frame = Frame(image=frame, index=index, time_s=index / self.fps, wall_time=0.0)
         image, time_s, index = frame.image, frame.time_s, frame.index
         self.frames += 1
+        self._since_full += 1
         self._last_time = time_s
         zones = self._zones_for(image)
         if self.tracker is None:
@@ -106,6 +115,7 @@ class VideoSession:
             if self.live and self.detected_frames:  # the first call may still warm the models up
                 self._full_cost_s = cost if self.detected_frames == 1 else 0.8 * self._full_cost_s + 0.2 * cost
             self._last_full = time_s
+            self._since_full = 0
             self.detected_frames += 1
         elif self.local_search:
             detected = self.pipeline.process(image, frame_index=index, time_s=time_s,

@@ -142,6 +142,38 @@ def test_full_detections_follow_time_when_frames_are_skipped():
     assert len(det_skip.full) < len(range(0, 100, 3))
 
 
+class SearchingWalker(WalkerDetector):
+    """The walker, also found by a search around its tracked box (counted apart)."""
+
+    searches_regions = True
+
+    def __init__(self):
+        super().__init__()
+        self.searched: list[int] = []
+
+    def detect_regions(self, frame, boxes, margin, min_score=None):
+        i = int(frame[0, 0, 0])
+        self.searched.append(i)
+        return [face(20 + 2 * i, 40)]
+
+
+def test_a_live_camera_that_skips_frames_keeps_the_batch_mix_of_full_detections():
+    """Live, one frame in five processed (0.2 s apart, detect_every 5 at 25 fps): time alone would
+    make every processed frame a full detection; the camera still runs detect_every - 1 local
+    searches between two, as the batch command does on every frame of the file."""
+    config = cfg(tracker={"detect_every": 5, "local_search": True, "hit_counter_max": 50})
+    runs = {}
+    for live in (False, True):
+        det = SearchingWalker()
+        session = VideoSession(config, 25.0, FramePipeline(config, detector=det, classifier=ScriptedClassifier()),
+                               live=live)
+        for n, i in enumerate(range(0, 200, 5)):
+            session.process(Frame(image=_image(n), index=i, time_s=i / 25))
+        runs[live] = det
+    assert runs[False].full == list(range(40))  # a file: 0.2 s passed, every frame is due
+    assert runs[True].full == list(range(0, 40, 5)) and len(runs[True].searched) == 32
+
+
 def test_detect_interval_s_overrides_detect_every():
     config = cfg(tracker={"detect_every": 5, "detect_interval_s": 1.0, "local_search": False, "hit_counter_max": 50})
     session, det = _session(config, fps=10.0)
