@@ -13,7 +13,7 @@ import pytest
 
 from facemask.io.sources import VideoFileSource
 from facemask.video import VideoSession
-from tests.conftest import FOUR_PEOPLE, SHARED, VIDEOS
+from tests.conftest import SHARED, VIDEOS
 
 PAINTING = (412, 78, 560, 270)  # the framed painting on the wall (a masked face in it), pixels
 
