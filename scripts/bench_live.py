@@ -2,6 +2,7 @@
 """Live cameras against the batch pipeline, in one run (a benchmark, not a test):
 
     python scripts/bench_live.py [--video ../shared/videos/towncentre_clip_1080p.mp4] [--seconds 60]
+    python scripts/bench_live.py --cameras 1 --seconds 600     # the lag over 10 minutes
 
 1. batch: the Runner on the file, every frame, as fast as it goes (``inference_video.py``'s loop,
    without writing the video): frames per second;
@@ -115,6 +116,8 @@ def live(cfg, video: Path, cameras: int, seconds: float, tmp: Path) -> list[dict
                 "lag_first_third_s": statistics.median(lag[:third]) if lag else None,
                 "lag_last_third_s": statistics.median(lag[-third:]) if lag else None,
                 "lag_max_s": max(lag) if lag else None,
+                # one median per minute (samples are a second apart): flat means no queue builds up
+                "lag_by_minute_s": [statistics.median(lag[m:m + 60]) for m in range(0, len(lag), 60)],
             })
         return out
     finally:
@@ -127,6 +130,8 @@ def fmt_cam(c: dict) -> str:
     lag = "n/a" if c["lag_median_s"] is None else (
         f"lag median {c['lag_median_s']:.3f} s (first third {c['lag_first_third_s']:.3f}, last third "
         f"{c['lag_last_third_s']:.3f}, max {c['lag_max_s']:.3f})")
+    if len(c["lag_by_minute_s"]) > 1:
+        lag += "; lag median by minute " + " ".join(f"{v:.3f}" for v in c["lag_by_minute_s"]) + " s"
     per_cpu = c["fps"] / (c["cpu_pct"] / 100.0) if c["cpu_pct"] else 0.0
     return (f"{c['name']}: {c['fps']:.2f} fps processed of {c['captured_fps']:.1f} captured "
             f"({c['skipped_pct']:.0f} % skipped), CPU {c['cpu_pct']:.0f} % ({per_cpu:.2f} frames per CPU second), {lag}")
@@ -139,6 +144,9 @@ def main() -> int:
     p.add_argument("--video", default=str(REPO.parent / "shared" / "videos" / "towncentre_clip_1080p.mp4"))
     p.add_argument("--seconds", type=float, default=60.0, help="length of each live run (default %(default)s)")
     p.add_argument("--batch-frames", type=int, default=300, help="frames of the batch run (default %(default)s)")
+    p.add_argument("--cameras", choices=("1", "2", "both"), default="both",
+                   help="the live runs to make: one camera, two, or both (default); e.g. --cameras 1 --seconds 600 "
+                        "for the lag over 10 minutes")
     args = p.parse_args()
     from facemask.config import load_config
 
@@ -148,15 +156,19 @@ def main() -> int:
     fps, frames, cpu = batch_fps(cfg, video, args.batch_frames)
     print(f"batch: {fps:.2f} fps ({frames} frames), CPU {cpu:.0f} % ({fps / (cpu / 100.0):.2f} frames per CPU second)",
           flush=True)
+    ratios = []
     with tempfile.TemporaryDirectory() as tmp:
-        one = live(cfg, video, 1, args.seconds, Path(tmp))
-        print("live, one camera: " + fmt_cam(one[0]), flush=True)
-        two = live(cfg, video, 2, args.seconds, Path(tmp))
-        for c in two:
-            print("live, two cameras: " + fmt_cam(c), flush=True)
-    print(f"two cameras together: CPU {sum(c['cpu_pct'] for c in two):.0f} %")
-    print(f"ratios: one camera / batch {one[0]['fps'] / fps:.2f}; "
-          + "; ".join(f"{c['name']} of two / batch {c['fps'] / fps:.2f}" for c in two))
+        if args.cameras in ("1", "both"):
+            one = live(cfg, video, 1, args.seconds, Path(tmp))
+            print("live, one camera: " + fmt_cam(one[0]), flush=True)
+            ratios.append(f"one camera / batch {one[0]['fps'] / fps:.2f}")
+        if args.cameras in ("2", "both"):
+            two = live(cfg, video, 2, args.seconds, Path(tmp))
+            for c in two:
+                print("live, two cameras: " + fmt_cam(c), flush=True)
+            print(f"two cameras together: CPU {sum(c['cpu_pct'] for c in two):.0f} %")
+            ratios += [f"{c['name']} of two / batch {c['fps'] / fps:.2f}" for c in two]
+    print("ratios: " + "; ".join(ratios))
     print(f"load average {os.getloadavg()[0]:.2f} at the end")
     return 0
 
