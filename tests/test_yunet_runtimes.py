@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
 
 from facemask.config import parse_config
 from facemask.detectors import build_detector
+from facemask.errors import BackendUnavailable
 from facemask.evaluation.data import load_voc
 from facemask.geometry import box_iou
 from facemask.io.sources.images import read_image
@@ -65,3 +68,11 @@ def test_openvino_compiles_once_and_finds_the_faces_onnx_runtime_finds(photos_of
 
 def test_auto_runs_yunet_on_onnx_runtime():
     assert detector("auto").runtime.name == "onnxruntime"  # the fastest (scripts/bench_runtimes.py)
+
+
+def test_openvino_runtime_without_openvino_is_one_line_naming_the_extra(monkeypatch):
+    monkeypatch.setitem(sys.modules, "openvino", None)  # import openvino -> ImportError
+    with pytest.raises(BackendUnavailable) as exc:
+        detector("openvino")
+    assert "facemask[openvino]" in str(exc.value) and "\n" not in str(exc.value)
+    assert detector("auto").runtime.name == "onnxruntime"  # auto never needed it

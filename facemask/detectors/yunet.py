@@ -2,7 +2,7 @@
 
 Runtimes (``runtime``): the same network and the same decoding (OpenCV's FaceDetectorYN: the
 image padded to a multiple of 32, scores sqrt(cls * obj), NMS), so every runtime gives the same
-faces; ``auto`` takes ONNX Runtime, the fastest on one core (``python scripts/bench_photos.py``),
+faces; ``auto`` takes ONNX Runtime, the fastest on one core (``python scripts/bench_runtimes.py``),
 and falls back to OpenCV when onnxruntime is missing.
 
 Scales: YuNet's smallest anchors are ~10 px, so CCTV faces of 10-20 px are found far more often
