@@ -9,6 +9,10 @@ their ratios hold. For each image of kaggle853 ``--split`` (val by default):
   OpenCV's DNN (those installed): median ms per image, the median of the per-image ratios to
   ONNX Runtime, the ratio of the means, and how many of ONNX Runtime's faces each finds again
   (IoU > 0.99);
+* the whole photo pipeline (detect + classify, as ``scripts/bench_photos.py`` times it): facemask
+  as configured, the same with the classifier's batches padded (as before), and facemask before
+  (``bench_photos.BASELINE``: OpenCV's DNN, no large-face run, no box correction, no photo
+  labelling): ms per image as above, the ratio of means being the time target's ratio;
 * the mask classifier on that image's face crops (the faces a photo labels), one call per image
   as the pipeline makes it: LiteRT int8 as configured (batches split into powers of two), LiteRT
   int8 padded to the next power of two (as before), ONNX Runtime float32 (``ofm_classifier.onnx``),
@@ -16,7 +20,7 @@ their ratios hold. For each image of kaggle853 ``--split`` (val by default):
   a dynamic batch; ms per image as above, the largest mask-probability difference to LiteRT int8
   and how many labels (mask_prob >= 0.5) differ.
 
-    python scripts/bench_runtimes.py                  # both
+    python scripts/bench_runtimes.py                  # all three
     python scripts/bench_runtimes.py --only classifier --limit 60
 """
 
@@ -42,9 +46,11 @@ from facemask.evaluation.data import load_voc  # noqa: E402
 from facemask.evaluation.detector_sweep import DatasetImages  # noqa: E402
 from facemask.geometry import box_iou  # noqa: E402
 from facemask.models import resolve  # noqa: E402
+from facemask.pipeline import FramePipeline  # noqa: E402
 from facemask.runtimes import tflite  # noqa: E402
 
-ONE_THREAD = ["detector.num_threads=1", "classifier.num_threads=1"]
+sys.path.insert(0, str(REPO / "scripts"))
+from bench_photos import BASELINE, ONE_THREAD  # noqa: E402
 
 
 def interleaved(fns: dict[str, Callable], inputs: list) -> tuple[dict[str, np.ndarray], list[dict]]:
@@ -123,6 +129,16 @@ def openvino_classifier(path: Path, size: int) -> Callable | None:
     return lambda x: next(iter(request.infer({0: x.astype(np.float32)}).values()))
 
 
+def pipelines(cfg: Config, baseline: Config, data: DatasetImages) -> None:
+    padded = FramePipeline(cfg)
+    padded.classifier.backend = PaddedTFLite(resolve(cfg.classifier.model), 1, cfg.classifier.max_batch)
+    systems = {"facemask": FramePipeline(cfg), "facemask, padded batches": padded, "facemask before": FramePipeline(baseline)}
+    fns = {n: (lambda image, pipe=pipe: pipe.process(image, image="x")) for n, pipe in systems.items()}
+    times, _ = interleaved(fns, data.images)
+    print(f"Photo pipeline (detect + classify), {len(data.images)} images, one thread:")
+    report(times, "facemask before", {})
+
+
 def classifiers(cfg: Config, data: DatasetImages) -> None:
     det = build_detector(cfg)
     clf = MaskClassifier(cfg.classifier)
@@ -157,7 +173,7 @@ def main() -> int:
     p.add_argument("--split", default="val")
     p.add_argument("--config", default=str(REPO / "configs" / "config-x86.json"))
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE")
-    p.add_argument("--only", choices=("detector", "classifier"))
+    p.add_argument("--only", choices=("detector", "pipeline", "classifier"))
     p.add_argument("--limit", type=int, default=0, help="the first n images only (0: all)")
     args = p.parse_args()
     cv2.setNumThreads(1)
@@ -165,9 +181,12 @@ def main() -> int:
     data = DatasetImages.load(items[: args.limit] if args.limit else items)
     cfg = load_config(args.config, args.overrides + ONE_THREAD)
     print(f"kaggle853 {args.split}, load average {os.getloadavg()[0]:.1f}")
-    if args.only != "classifier":
+    if args.only in (None, "detector"):
         detectors(cfg, data)
-    if args.only != "detector":
+    if args.only in (None, "pipeline"):
+        baseline = load_config(args.config, BASELINE + ONE_THREAD)
+        pipelines(cfg, baseline, data)
+    if args.only in (None, "classifier"):
         classifiers(cfg, data)
     print(f"load average after: {os.getloadavg()[0]:.1f}")
     return 0
