@@ -142,3 +142,16 @@ def _face(box):
     from facemask.types import Face
 
     return Face(box=np.array(box, np.float32), score=0.8)
+
+
+def test_batches_are_split_into_powers_of_two_not_padded(val_faces):
+    from facemask.classifiers.runtime import _pieces
+
+    assert _pieces(5, 64) == [4, 1] and _pieces(7, 64) == [4, 2, 1] and _pieces(8, 64) == [8]
+    assert _pieces(100, 64) == [64, 32, 4] and _pieces(3, 1) == [1, 1, 1] and _pieces(0, 64) == []
+    clf = MaskClassifier(ClassifierConfig(num_threads=1, max_batch=16))
+    crops = val_faces.crops[:37]
+    batch = clf.predict(crops)
+    single = np.concatenate([clf.predict(crops[i:i + 1]) for i in range(len(crops))])
+    np.testing.assert_allclose(batch, single, atol=1e-6)
+    assert sorted(clf.backend._interpreters) == [1, 4, 16]  # 37 = 16 + 16 + 4 + 1

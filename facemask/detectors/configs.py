@@ -60,7 +60,8 @@ class YuNetConfig(TileConfig):
     type: Literal["yunet"] = "yunet"
     model: str = "face_detection_yunet_2023mar"
     # "auto": ONNX Runtime when installed (the fastest here: scripts/bench_photos.py), else
-    # OpenCV's DNN; "openvino" needs `pip install openvino`. All give the same boxes.
+    # OpenCV's DNN; "openvino" needs the [openvino] extra (slower than ONNX Runtime here:
+    # scripts/bench_runtimes.py). All give the same boxes.
     runtime: Literal["auto", "onnxruntime", "openvino", "opencv"] = "auto"
     num_threads: int = Field(2, ge=1, le=64)  # ONNX Runtime / OpenVINO threads (OpenCV: its own pool)
     # ONNX Runtime only. "auto": the CPU (one session serves every input size); "warn" / "require":

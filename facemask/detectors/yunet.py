@@ -2,7 +2,7 @@
 
 Runtimes (``runtime``): the same network and the same decoding (OpenCV's FaceDetectorYN: the
 image padded to a multiple of 32, scores sqrt(cls * obj), NMS), so every runtime gives the same
-faces; ``auto`` takes ONNX Runtime, the fastest on one core (``python scripts/bench_photos.py``),
+faces; ``auto`` takes ONNX Runtime, the fastest on one core (``python scripts/bench_runtimes.py``),
 and falls back to OpenCV when onnxruntime is missing.
 
 Scales: YuNet's smallest anchors are ~10 px, so CCTV faces of 10-20 px are found far more often
@@ -27,7 +27,6 @@ the previous frame's boxes, aligned or not).
 from __future__ import annotations
 
 import logging
-from collections import OrderedDict
 from functools import lru_cache
 from pathlib import Path
 
@@ -175,31 +174,19 @@ class OnnxRuntimeYuNet:
 
 
 class OpenVINOYuNet:
-    """OpenVINO compiled models, one per padded input size, the last few kept."""
+    """One OpenVINO compiled model with a dynamic input height and width (YuNet is fully
+    convolutional): compiled once, whatever the sizes of the images."""
 
     name = "openvino"
-    CACHE = 8
 
     def __init__(self, path: str, cfg: YuNetConfig):
         self.cfg, self.path = cfg, path
-        self.core = ov_runtime.core()
-        self._compiled: OrderedDict[tuple[int, int], object] = OrderedDict()
-
-    def _request(self, ph: int, pw: int):
-        key = (ph, pw)
-        req = self._compiled.get(key)
-        if req is None:
-            req = ov_runtime.compiled(self.path, [1, 3, ph, pw], self.cfg.num_threads, self.core).create_infer_request()
-            if len(self._compiled) >= self.CACHE:
-                self._compiled.popitem(last=False)
-            self._compiled[key] = req
-        self._compiled.move_to_end(key)
-        return req
+        self.compiled = ov_runtime.compiled(path, [1, 3, -1, -1], cfg.num_threads)
+        self.request = self.compiled.create_infer_request()
 
     def __call__(self, image: np.ndarray, score: float) -> np.ndarray:
         blob, ph, pw = _padded_blob(image)
-        req = self._request(ph, pw)
-        res = req.infer({0: blob})
+        res = self.request.infer({0: blob})
         outs = {name: value for port, value in res.items() for name in port.get_names()}
         return decode(outs, ph, pw, score, self.cfg.nms_threshold, self.cfg.top_k)
 

@@ -1,4 +1,9 @@
-"""OpenVINO (``pip install openvino``): compiled models on the CPU, one per input shape."""
+"""OpenVINO (the ``[openvino]`` extra): models compiled for the CPU.
+
+A fully convolutional model (YuNet) is compiled once with a dynamic input shape (``-1`` for a
+free dimension): one compiled model serves every input size, where a static shape per size
+costs a compile (~0.5 s) for almost every photo of a folder whose images differ in size.
+"""
 
 from __future__ import annotations
 
@@ -9,12 +14,21 @@ def core():
     try:
         import openvino
     except ImportError as exc:
-        raise BackendUnavailable(f"openvino is not installed ({exc}); pip install openvino") from None
+        raise BackendUnavailable(f"openvino is not installed ({exc}): pip install 'facemask[openvino]'") from None
     return openvino.Core()
 
 
+def available() -> bool:
+    try:
+        core()
+        return True
+    except BackendUnavailable:
+        return False
+
+
 def compiled(model_path: str, shape: list[int], num_threads: int, ov_core=None):
-    """``model_path`` reshaped to the static input ``shape`` and compiled for the CPU."""
+    """``model_path`` reshaped to the input ``shape`` (-1: a dynamic dimension) and compiled for
+    the CPU, for latency, on ``num_threads`` threads."""
     c = ov_core or core()
     model = c.read_model(str(model_path))
     model.reshape(shape)
