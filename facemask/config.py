@@ -259,6 +259,13 @@ class TrainingConfig(Section):
     holdout_fraction: float = Field(0.15, ge=0.0, lt=1.0)  # -> validation/, chosen per source image
     store_size: int = Field(64, ge=16, le=512)
     no_face: Literal["skip", "center"] = "skip"  # a mask_crops image where YuNet finds no face
+    # hand-labelled crops of video clips (facemask/training/video_crops.py): a labels CSV (None: off),
+    # the folders its clips are looked up in, the share of people held out (chosen per person), and
+    # how many times per epoch training draws each of them (they are few next to the photo crops)
+    video_labels: str | None = None
+    video_dirs: list[str] = ["../shared/data/video_people", "../shared/videos"]
+    video_holdout_fraction: float = Field(0.3, ge=0.0, lt=1.0)
+    video_repeat: int = Field(1, ge=1, le=100)
     # CCTV-like augmentation
     augment: bool = True
     min_face_px: int = Field(10, ge=4, le=64)  # smallest face side simulated by downscaling

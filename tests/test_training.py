@@ -295,3 +295,97 @@ def test_occluded_holdout_stress_test_runs_on_the_holdout(prepared):
     assert result["brim shadow"]["n"] == result["brim shadow, 16 px faces"]["n"] == n_validation
     assert 0 < result["hand (no_mask)"]["n"] == result["head in front (no_mask)"]["n"] < n_validation
     assert all(0.0 <= m["accuracy"] <= 1.0 for m in result.values())
+
+
+def _video_labels(path, rows):
+    from facemask.training.video_crops import VideoLabel, write_labels
+
+    write_labels(path, [VideoLabel(*r) for r in rows])
+    return path
+
+
+# omullan_test1 (one masked woman) and wst54_mask: boxes as collect found them
+VIDEO_ROWS = [
+    ("omullan_test1.avi", 30, (306.8, 209.8, 324.6, 232.8), "mask", ("dark_mask", "blurred"), 1, "P1"),
+    ("omullan_test1.avi", 150, (360.5, 291.0, 392.0, 330.2), "mask", ("dark_mask",), 1, "P1"),
+    ("wst54_mask.mp4", 10, (472.0, 13.9, 509.8, 70.5), "mask", (), 1, "P1"),
+    ("wst54_mask.mp4", 15, (411.7, 8.0, 454.8, 65.7), "mask", (), 1, "P1"),
+    ("wst54_mask.mp4", 95, (355.5, 41.7, 382.2, 79.9), "no_mask", (), 3, "P2"),
+    ("wst54_mask.mp4", 105, (359.9, 27.3, 393.5, 71.4), "no_mask", (), 3, "P2"),
+    ("wst54_mask.mp4", 215, (605.9, 225.5, 620.6, 244.3), "mask", ("blurred",), 5, "P5"),
+    ("wst54_mask.mp4", 110, (876.4, 201.5, 912.0, 240.4), "unclear", (), 4, ""),
+    ("nowhere.mp4", 3, (1.0, 1.0, 20.0, 20.0), "mask", (), 1, ""),
+]
+
+
+def test_video_labels_are_recut_and_held_out_per_person(prepared, tmp_path):
+    from facemask.training import video_crops
+    from facemask.training.prepare import prepare
+
+    cfg, _ = prepared
+    labels = _video_labels(tmp_path / "labels.csv", VIDEO_ROWS)
+    t = cfg.training.model_copy(update={"data_dir": str(tmp_path / "data"), "video_labels": str(labels),
+                                        "video_dirs": [str(SHARED / "data" / "video_people")],
+                                        "video_holdout_fraction": 0.5})
+    out = prepare(cfg.model_copy(update={"training": t}), log=lambda *_: None)
+    report = json.loads((out / "prepare_report.json").read_text())["video"]
+    assert report["clips_missing"] == ["nowhere.mp4"] and report["not_trained"] == {"unclear": 1}
+    split_of: dict[str, set] = {}
+    for path in out.rglob("vid_*.png"):
+        split_of.setdefault(path.stem, set()).add(path.parts[-3])
+    rows = [r for r in video_crops.read_labels(labels) if r.label in video_crops.TRAINED and r.video != "nowhere.mp4"]
+    assert sorted(split_of) == sorted(r.name for r in rows)  # the unclear crop is not written
+    people: dict[str, set] = {}
+    for r in rows:
+        assert len(split_of[r.name]) == 1
+        people.setdefault(r.person_key, set()).update(split_of[r.name])
+    assert all(len(s) == 1 for s in people.values()) and len(people) == 4  # a person is in one split
+    assert {s for v in people.values() for s in v} == {"train", "validation"}
+    import cv2
+
+    img = cv2.imread(str(next(out.rglob("vid_*.png"))))
+    assert img.shape == (t.store_size, t.store_size, 3)
+
+
+def test_video_report_counts_each_group(tmp_path):
+    from facemask.classifiers.runtime import MaskClassifier
+    from facemask.config import ClassifierConfig
+    from facemask.training.evaluate import video_report
+
+    labels = _video_labels(tmp_path / "labels.csv", VIDEO_ROWS[:-1])
+    cfg = parse_config({"training": {"video_labels": str(labels), "video_holdout_fraction": 0.5,
+                                     "video_dirs": [str(SHARED / "data" / "video_people")]}})
+    result = video_report(cfg, MaskClassifier(ClassifierConfig(num_threads=1)))
+    both = {k: result["holdout"].get(k, {"n": 0})["n"] + result["train"].get(k, {"n": 0})["n"]
+            for k in ("all", "label:mask", "label:no_mask", "label:unclear", "dark_mask", "blurred:mask")}
+    assert both == {"all": 7, "label:mask": 5, "label:no_mask": 2, "label:unclear": 1, "dark_mask": 2, "blurred:mask": 2}
+    assert all(0.0 <= g["accuracy"] <= 1.0 for part in ("holdout", "train") for g in result[part].values())
+
+
+def test_video_labels_file_is_checked(tmp_path):
+    from facemask.training.video_crops import HEADER, read_labels
+
+    bad = tmp_path / "bad.csv"
+    bad.write_text(",".join(HEADER) + "\nv.mp4,1,0,0,10,10,masked,,1,,\n")
+    with pytest.raises(InputError, match="masked"):
+        read_labels(bad)
+    bad.write_text(",".join(HEADER) + "\nv.mp4,1,0,0,10,10,mask,sunglasses,1,,\n")
+    with pytest.raises(InputError, match="sunglasses"):
+        read_labels(bad)
+    rows = read_labels("facemask/training/video_labels.csv")  # the committed labels parse
+    assert rows and all(r.box[2] > r.box[0] and r.box[3] > r.box[1] for r in rows)
+
+
+def test_video_crops_are_drawn_video_repeat_times():
+    from pathlib import Path
+
+    from facemask.training.data import Split
+    from facemask.training.train import _Batches
+
+    names = ["voc_a_0.png", "vid_c_t1_f3.png", "mc_b.png", "vid_c_t2_f9.png"]
+    split = Split(np.zeros((4, 64, 64, 3), np.uint8), np.array([0, 1, 0, 1], np.int32),
+                  [Path("train/x") / n for n in names], ["mask", "no_mask"])
+    cfg = parse_config({"training": {"video_repeat": 4}})
+    batches = _Batches(cfg, split, np.random.default_rng(0))
+    assert sorted(np.bincount(batches.order).tolist()) == [1, 1, 4, 4]
+    assert batches.class_weights[0] > batches.class_weights[1]  # 2 mask vs 8 no_mask draws

@@ -9,6 +9,11 @@ padding, so crop tightness carries no label information:
   (``"center"``); the counts per class go into ``prepare_report.json``.
 * kaggle853 ``training.voc_split`` (train): faces cut from the ground-truth boxes. These are the
   small, CCTV-like faces.
+* ``training.video_labels`` (optional): hand-labelled faces of video clips, re-cut from the clips
+  in ``training.video_dirs`` at collect's YuNet video boxes (:mod:`facemask.training.video_crops`).
+  ``mask`` / ``no_mask`` crops only (``not_face`` and ``unclear`` are counted, not written); the
+  hold-out (``video_holdout_fraction``) is chosen per person. Each crop is written once, named
+  ``vid_...``; training draws the training ones ``video_repeat`` times per epoch.
 
 A hold-out part of each source (``holdout_fraction``, decided per source image by a hash of its
 name so it is stable across runs) goes to ``validation/`` for checkpoint selection.
@@ -154,6 +159,34 @@ def _voc_faces(src: Path, split_name: str, writer: _Writer, size: int, pad: floa
     return dict(counter)
 
 
+def _video_faces(cfg: Config, writer: _Writer, size: int, pad: float, log=print) -> dict:
+    from . import video_crops
+
+    t = cfg.training
+    assert t.video_labels is not None
+    labels = video_crops.read_labels(t.video_labels)
+    crops, missing = video_crops.cut_crops([r for r in labels if r.label in video_crops.TRAINED],
+                                           t.video_dirs, size, pad)
+    if missing:
+        log(f"warning: video clips not found in training.video_dirs, their labels skipped: {', '.join(missing)}")
+    written: Counter = Counter()
+    people: dict[str, set[str]] = {"train": set(), "validation": set()}
+    for row, crop in crops:
+        split = "validation" if video_crops.in_holdout(row, t.video_holdout_fraction) else "train"
+        writer.write(split, row.label, row.name, crop)
+        written[f"{split}/{row.label}"] += 1
+        people[split].add(row.person_key)
+    return {
+        "labels": str(t.video_labels),
+        "rows": dict(Counter(r.label for r in labels)),
+        "not_trained": dict(Counter(r.label for r in labels if r.label not in video_crops.TRAINED)),
+        "clips_missing": missing,
+        "crops": dict(sorted(written.items())),
+        "people": {k: len(v) for k, v in people.items()},
+        "holdout_fraction": t.video_holdout_fraction,
+    }
+
+
 def prepare(cfg: Config, log=print) -> Path:
     """Write the folder dataset to ``training.data_dir`` (built in a temp folder, then swapped in)."""
     t = cfg.training
@@ -172,6 +205,10 @@ def prepare(cfg: Config, log=print) -> Path:
         voc_stats = _voc_faces(voc, t.voc_split, writer, t.store_size, pad, t.holdout_fraction)
         log(f"finding the face in each mask_crops photo with YuNet ({mask_crops}) ...")
         mc_stats = _mask_crops(mask_crops, writer, t.store_size, pad, t.holdout_fraction, t.no_face)
+        video_stats = None
+        if t.video_labels:
+            log(f"re-cutting the labelled video faces of {t.video_labels} ...")
+            video_stats = _video_faces(cfg, writer, t.store_size, pad, log)
         report = {
             "store_size": t.store_size,
             "crop_pad": pad,
@@ -179,6 +216,7 @@ def prepare(cfg: Config, log=print) -> Path:
             "no_face": t.no_face,
             "voc": {"dir": str(voc), "split": t.voc_split, "faces": voc_stats},
             "mask_crops": {"dir": str(mask_crops), "photos": mc_stats},
+            "video": video_stats,
             "written": dict(sorted(writer.counts.items())),
             "class_dirs": folder_of,
         }
@@ -193,4 +231,7 @@ def prepare(cfg: Config, log=print) -> Path:
         raise
     log(json.dumps(report["written"]))
     log(f"mask_crops YuNet: {json.dumps(mc_stats)}")
+    if video_stats:
+        log(f"video crops: {json.dumps(video_stats['crops'])}, people {json.dumps(video_stats['people'])}, "
+            f"not trained on: {json.dumps(video_stats['not_trained'])}")
     return out

@@ -51,7 +51,9 @@ class _Batches:
         t = cfg.training
         self.cfg, self.split, self.rng = cfg, split, rng
         self.aug = CCTVAugment(t.input_size, min_face_px=t.min_face_px, pad=cfg.classifier.crop_pad)
-        counts = np.bincount(split.labels, minlength=len(split.classes)).astype(np.float64)
+        # hand-labelled video crops (prepare's "vid_" files) are drawn video_repeat times per epoch
+        self.repeat = np.array([t.video_repeat if p.name.startswith("vid_") else 1 for p in split.paths], np.int64)
+        counts = np.bincount(split.labels, weights=self.repeat, minlength=len(split.classes)).astype(np.float64)
         self.class_weights = _class_weights(counts, t.class_weight)
         self.donors, self.landmarks, self.templates = _synthetic_sources(cfg, split)
         unmasked = split.images[split.labels == split.classes.index(NO_MASK)] if t.crowd > 0 else None
@@ -61,7 +63,9 @@ class _Batches:
         self.order = self._shuffle()
 
     def _shuffle(self) -> np.ndarray:
-        return self.rng.permutation(len(self.split.labels) + self.n_synthetic)
+        n = len(self.split.labels)
+        base = np.repeat(np.arange(n), self.repeat)
+        return self.rng.permutation(np.concatenate([base, np.arange(n, n + self.n_synthetic)]))
 
     def __len__(self) -> int:
         return math.ceil(len(self.order) / self.cfg.training.batch_size)
