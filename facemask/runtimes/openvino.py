@@ -18,14 +18,6 @@ def core():
     return openvino.Core()
 
 
-def available() -> bool:
-    try:
-        core()
-        return True
-    except BackendUnavailable:
-        return False
-
-
 def compiled(model_path: str, shape: list[int], num_threads: int, ov_core=None):
     """``model_path`` reshaped to the input ``shape`` (-1: a dynamic dimension) and compiled for
     the CPU, for latency, on ``num_threads`` threads."""
