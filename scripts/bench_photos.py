@@ -14,7 +14,8 @@ images for every system, in one process, so times can be compared as ratios. Two
   faces, ms per image.
 
 ``--runtimes`` also times YuNet alone on each runtime (OpenCV DNN, ONNX Runtime, OpenVINO) on
-the kaggle853 images and checks they find the same faces.
+the kaggle853 images, interleaved image by image (``scripts/bench_runtimes.py``), and checks they
+find the same faces.
 
     python scripts/bench_photos.py                       # val, the x86 config
     python scripts/bench_photos.py --split train --limit-large 200 --set detector.large_side=480
@@ -47,7 +48,6 @@ from facemask.evaluation.metrics import (  # noqa: E402
     matched_pairs,
     pipeline_rates,
 )
-from facemask.geometry import box_iou  # noqa: E402
 from facemask.pipeline import FramePipeline  # noqa: E402
 from facemask.types import MASK, NO_MASK, UNKNOWN  # noqa: E402
 
@@ -106,29 +106,11 @@ def large_row(evals: list[ImageEval], times: list[float]) -> dict:
 
 
 def runtimes(cfg: Config, data: DatasetImages) -> None:
-    print("\nYuNet alone on each runtime, one thread, kaggle853 images (ms per image, mean):")
-    ref = None
-    for rt in ("opencv", "onnxruntime", "openvino"):
-        try:
-            det = build_detector(parse_config({**cfg.model_dump(), "detector": {**cfg.detector.model_dump(), "runtime": rt}}))
-        except Exception as exc:  # noqa: BLE001 - a runtime that is not installed is reported, not fatal
-            print(f"  {rt:12s} not available: {exc}")
-            continue
-        det.detect(data.images[0])
-        times, boxes = [], []
-        for image in data.images:
-            t0 = time.perf_counter()
-            faces = det.detect(image)
-            times.append((time.perf_counter() - t0) * 1e3)
-            boxes.append(np.array([f.box for f in faces]).reshape(-1, 4))
-        same = ""
-        if ref is None:
-            ref = boxes
-        else:
-            n = sum(len(r) for r in ref)
-            hit = sum(int((box_iou(r, b).max(axis=1) > 0.99).sum()) if len(r) and len(b) else 0 for r, b in zip(ref, boxes))
-            same = f", {hit} of {n} faces the same as OpenCV's (IoU > 0.99)"
-        print(f"  {rt:12s} {np.mean(times):7.1f} ms{same}", flush=True)
+    """YuNet alone on each runtime: scripts/bench_runtimes.py's interleaved timing (one home)."""
+    from bench_runtimes import detectors  # imported here: bench_runtimes imports this module
+
+    print()
+    detectors(cfg, data)
 
 
 def main() -> int:
