@@ -12,8 +12,10 @@
    the web process) sampled every second;
 3. two live cameras on the same file at once: the same per camera, and the CPU use of both;
 
-then the ratios: live / batch, and each of two / batch. Figures move with the machine's load:
-the load average is printed with them, and frames per CPU second (processed frames over the CPU
+then the ratios: live / batch, and each of two / batch. Each camera is watched (as if a page had
+its video open: JPEGs at ``stream_fps``, encoded on their own thread) unless ``--headless``
+(nobody watching: a picture every 2 s). Figures move with the machine's load: the load average
+is printed with them, and frames per CPU second (processed frames over the CPU
 time the process got) beside each fps, the steadier number on a busy machine. A live camera also
 decodes every frame the source delivers (a camera sends them all), processed or skipped.
 """
@@ -77,7 +79,9 @@ def batch_fps(cfg, video: Path, max_frames: int) -> tuple[float, int, float]:
     return report.fps, report.frames_processed, 100.0 * cpu / report.elapsed_s
 
 
-def live(cfg, video: Path, cameras: int, seconds: float, tmp: Path) -> list[dict]:
+def live(cfg, video: Path, cameras: int, seconds: float, tmp: Path, watched: bool = True) -> list[dict]:
+    import contextlib
+
     from facemask.config import CameraConfig
     from facemask.web.camera import CameraProcess
     from facemask.web.storage import Store
@@ -86,6 +90,10 @@ def live(cfg, video: Path, cameras: int, seconds: float, tmp: Path) -> list[dict
     procs = [CameraProcess(CameraConfig(name=f"cam{i + 1}", source=str(video)), cfg, store) for i in range(cameras)]
     for p in procs:
         p.start()
+    viewers = contextlib.ExitStack()
+    if watched:
+        for p in procs:
+            viewers.enter_context(p.watching())
     try:
         deadline = time.monotonic() + 120
         while not all(p.info()["frames_processed"] >= 5 for p in procs):  # models loaded, frames flowing
@@ -121,6 +129,7 @@ def live(cfg, video: Path, cameras: int, seconds: float, tmp: Path) -> list[dict
             })
         return out
     finally:
+        viewers.close()
         for p in procs:
             p.stop()
         store.close()
@@ -147,23 +156,26 @@ def main() -> int:
     p.add_argument("--cameras", choices=("1", "2", "both"), default="both",
                    help="the live runs to make: one camera, two, or both (default); e.g. --cameras 1 --seconds 600 "
                         "for the lag over 10 minutes")
+    p.add_argument("--headless", action="store_true",
+                   help="nobody watches the cameras (no JPEGs but one every 2 s); default: each camera watched")
     args = p.parse_args()
     from facemask.config import load_config
 
     cfg = load_config(args.config, args.overrides)
     video = Path(args.video)
-    print(f"{video.name}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at start", flush=True)
+    print(f"{video.name}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at start; live cameras "
+          + ("not watched (--headless)" if args.headless else "watched (JPEGs at stream_fps)"), flush=True)
     fps, frames, cpu = batch_fps(cfg, video, args.batch_frames)
     print(f"batch: {fps:.2f} fps ({frames} frames), CPU {cpu:.0f} % ({fps / (cpu / 100.0):.2f} frames per CPU second)",
           flush=True)
     ratios = []
     with tempfile.TemporaryDirectory() as tmp:
         if args.cameras in ("1", "both"):
-            one = live(cfg, video, 1, args.seconds, Path(tmp))
+            one = live(cfg, video, 1, args.seconds, Path(tmp), not args.headless)
             print("live, one camera: " + fmt_cam(one[0]), flush=True)
             ratios.append(f"one camera / batch {one[0]['fps'] / fps:.2f}")
         if args.cameras in ("2", "both"):
-            two = live(cfg, video, 2, args.seconds, Path(tmp))
+            two = live(cfg, video, 2, args.seconds, Path(tmp), not args.headless)
             for c in two:
                 print("live, two cameras: " + fmt_cam(c), flush=True)
             print(f"two cameras together: CPU {sum(c['cpu_pct'] for c in two):.0f} %")

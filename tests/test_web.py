@@ -77,8 +77,9 @@ def test_page_shows_live_video_counters_and_errors(live_app, tmp_path):
     assert requests and all(u.startswith(live_app.url) for u in requests), requests
 
 
-def _read_parts(url: str, parts: int) -> list[bytes]:
-    """The first ``parts`` JPEGs of an MJPEG response."""
+def _read_parts(url: str, parts: int, during=None) -> list[bytes]:
+    """The first ``parts`` JPEGs of an MJPEG response (``during()`` is called once, after the
+    first, while the stream is still open)."""
     req = urllib.request.Request(url, headers={"Authorization": f"Bearer {TOKEN}"})
     out, buf = [], b""
     with urllib.request.urlopen(req, timeout=60) as resp:
@@ -91,16 +92,23 @@ def _read_parts(url: str, parts: int) -> list[bytes]:
                     break
                 out.append(buf[m.end():m.end() + int(m.group(1))])
                 buf = buf[m.end() + int(m.group(1)):]
+                if during is not None and len(out) == 1:
+                    during()
     return out[:parts]
 
 
 def test_mjpeg_stream_delivers_new_annotated_frames(live_app):
-    before = live_app.json("/api/stats", TOKEN)["cameras"][0]["frames_streamed"]
-    parts = _read_parts(live_app.url + "video/door.mjpg", 4)
+    # No stream open (a closed page's stream ends at the server's next write, within ~2 s)
+    before = live_app.wait_for(lambda s: s["cameras"][0]["viewers"] == 0, "/api/stats", TOKEN, timeout=15)["cameras"][0]
+    seen: list[int] = []  # viewers while the stream is open: the camera publishes every picture then
+    parts = _read_parts(live_app.url + "video/door.mjpg", 4,
+                        during=lambda: seen.append(live_app.json("/api/stats", TOKEN)["cameras"][0]["viewers"]))
+    assert seen == [1]
     images = [cv2.imdecode(np.frombuffer(p, np.uint8), cv2.IMREAD_COLOR) for p in parts]
     assert all(im is not None and im.shape == (506, 960, 3) for im in images)
     assert len({p for p in parts}) >= 3  # new pictures, not one picture repeated
-    assert live_app.json("/api/stats", TOKEN)["cameras"][0]["frames_streamed"] > before
+    after = live_app.wait_for(lambda s: s["cameras"][0]["viewers"] == 0, "/api/stats", TOKEN, timeout=15)["cameras"][0]
+    assert after["frames_streamed"] > before["frames_streamed"]
 
 
 def test_api_stats_events_history_health_metrics(live_app):

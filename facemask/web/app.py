@@ -120,7 +120,8 @@ def create_app(cfg: Config, workers: list[Any], store: Store, metrics: Metrics, 
 
     ``workers``: camera handles (:class:`facemask.web.camera.CameraProcess`, or anything with
     ``name``, ``state``, ``info()`` giving the dict of ``/api/stats`` with at least ``state`` and
-    ``counters``, and ``jpeg``, a :class:`facemask.web.camera.Latest` of JPEG bytes)."""
+    ``counters``, ``jpeg``, a :class:`facemask.web.camera.Latest` of JPEG bytes, and ``watching()``,
+    a context manager held while a video stream of it is open)."""
     app = Flask(__name__, static_folder=None, template_folder=str(HERE / "templates"))
     app.json.sort_keys = False  # type: ignore[attr-defined]  # DefaultJSONProvider's
     by_name = {w.name: w for w in workers}
@@ -191,16 +192,17 @@ def create_app(cfg: Config, workers: list[Any], store: Store, metrics: Metrics, 
             # Each part ends with the next boundary: a browser shows a part when the boundary after
             # it arrives, so sending the boundary first would show every frame one frame late.
             yield f"--{BOUNDARY}\r\n".encode()
-            while not streams.stopping.is_set():
-                got = worker.jpeg.newer(seq, timeout=0.5)
-                if got is None and time.monotonic() - sent < 2.0:
-                    continue
-                # Nothing new for 2 s: the current picture again, which also finds out whether
-                # the viewer is still there.
-                seq, jpeg = got if got is not None else worker.jpeg.peek()
-                sent = time.monotonic()
-                yield (f"Content-Type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\n\r\n".encode()
-                       + jpeg + f"\r\n--{BOUNDARY}\r\n".encode())
+            with worker.watching():  # the camera publishes every picture while a stream is open
+                while not streams.stopping.is_set():
+                    got = worker.jpeg.newer(seq, timeout=0.5)
+                    if got is None and time.monotonic() - sent < 2.0:
+                        continue
+                    # Nothing new for 2 s: the current picture again, which also finds out whether
+                    # the viewer is still there.
+                    seq, jpeg = got if got is not None else worker.jpeg.peek()
+                    sent = time.monotonic()
+                    yield (f"Content-Type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\n\r\n".encode()
+                           + jpeg + f"\r\n--{BOUNDARY}\r\n".encode())
 
         return Response(_StreamBody(frames(), streams), mimetype=f"multipart/x-mixed-replace; boundary={BOUNDARY}",
                         headers={"X-Accel-Buffering": "no"}, direct_passthrough=True)

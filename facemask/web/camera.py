@@ -11,18 +11,20 @@ Totals continue across restarts: the counters stored last (the previous run of t
 every finished session run of every camera process plus the current run.
 
 :func:`create_app` needs from a camera handle only: ``name``, ``state``, ``info()`` (the dict of
-``/api/stats``), ``jpeg`` (a :class:`Latest` of JPEG bytes), ``totals()`` and ``tracking``;
-``start()`` and ``stop()`` are for the server.
+``/api/stats``), ``jpeg`` (a :class:`Latest` of JPEG bytes), ``watching()`` (a context held while
+a video stream is open), ``totals()`` and ``tracking``; ``start()`` and ``stop()`` are for the
+server.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, Generic, TypeVar
 
 import cv2
@@ -171,6 +173,9 @@ class CameraProcess:
         self._cam_data = cam.model_dump(mode="json")
         self._cfg_data = live_config(cfg).model_dump(mode="json")
         self.jpeg: Latest[bytes] = Latest()
+        # Open video streams of this camera, shared with its process: nobody watching, it draws
+        # and encodes a picture only every few seconds (the snapshot URL stays recent).
+        self._viewers = self._ctx.Value("i", 0)
         self._lock = threading.Lock()
         self._state, self._message = STARTING, ""
         self._stats: dict[str, Any] = {}
@@ -234,7 +239,7 @@ class CameraProcess:
         frame_recv, frame_send = self._ctx.Pipe(duplex=False)
         stop = self._ctx.Event()
         proc = self._ctx.Process(target=camera_main, name=f"facemask-camera-{self.name}", daemon=True,
-                                 args=(self._cam_data, self._cfg_data, msg_send, frame_send, stop))
+                                 args=(self._cam_data, self._cfg_data, msg_send, frame_send, stop, self._viewers))
         proc.start()
         self.pid = proc.pid
         msg_send.close()  # the child holds the sending ends: its exit ends the readers (EOF)
@@ -327,6 +332,22 @@ class CameraProcess:
         if timings and self._on_timings is not None:
             self._on_timings(self.name, timings)
 
+    @contextlib.contextmanager
+    def watching(self) -> Iterator[None]:
+        """Held while a video stream of this camera is open: the camera publishes every picture
+        (``stream_fps``), not only one every few seconds."""
+        with self._viewers.get_lock():
+            self._viewers.value += 1
+        try:
+            yield
+        finally:
+            with self._viewers.get_lock():
+                self._viewers.value -= 1
+
+    @property
+    def viewers(self) -> int:
+        return int(self._viewers.value)
+
     # ------------------------------------------------------------ state for the API
 
     def _set_state(self, state: str, message: str) -> None:
@@ -380,6 +401,7 @@ class CameraProcess:
             "process_fps": s.get("process_fps", 0.0) if live else 0.0,
             **cumulative,
             "frames_streamed": self.jpeg.peek()[0],
+            "viewers": self.viewers,
             "reconnects": reconnects,
             "loops": s.get("loops", 0),
             "latency_ms": {k: round(v, 1) for k, v in (s.get("latency_ms") or {}).items()},

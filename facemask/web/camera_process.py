@@ -23,6 +23,7 @@ import sys
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from typing import Any
 
 from ..config import CameraConfig, Config, parse_config
@@ -86,11 +87,13 @@ def _backoff(failures: int, max_s: float) -> float:
 
 
 def run_camera(cam: CameraConfig, cfg: Config, channel: Channel, stop: threading.Event,
-               pipeline: Any = None, sinks: list[Any] | None = None) -> str:
+               pipeline: Any = None, sinks: list[Any] | None = None, watched: Callable[[], bool] | None = None) -> str:
     """Run one camera until ``stop`` is set or its file ends; returns the final state.
 
     ``pipeline``: a :class:`~facemask.pipeline.FramePipeline` (built from ``cfg`` when None);
-    ``sinks``: more sinks for every run (alerts, MQTT ...), after the publishing one.
+    ``sinks``: more sinks for every run (alerts, MQTT ...), after the publishing one;
+    ``watched``: whether anyone watches the camera's video now (None: always; when nobody does,
+    pictures are drawn and encoded only every few seconds).
     """
     from ..io.sinks.factory import camera_sinks
     from ..pipeline import FramePipeline, video_config
@@ -122,7 +125,7 @@ def run_camera(cam: CameraConfig, cfg: Config, channel: Channel, stop: threading
                     "frame_size": [src.info.width, src.info.height]}
 
         publish = PublishSink(channel, session, run=run, jpeg_quality=cfg.output.jpeg_quality, stream_fps=cam.stream_fps,
-                              max_side=cam.stream_max_side, extra=extra)
+                              max_side=cam.stream_max_side, extra=extra, watched=watched)
         # MQTT, alerts, snapshots, line crossings first: an event's snapshot exists when it reaches the page
         run_sinks = [*camera_sinks(cfg, cam.name, session), publish, *(sinks or [])]
         if cam.max_fps > 0:
@@ -247,9 +250,10 @@ def setup_logging(prefix: str = "") -> None:
     root.setLevel(logging.WARNING)
 
 
-def camera_main(cam_data: dict, cfg_data: dict, messages: Any, frames: Any, stop: Any) -> None:
+def camera_main(cam_data: dict, cfg_data: dict, messages: Any, frames: Any, stop: Any, viewers: Any = None) -> None:
     """Entry point of a camera process (spawned): ``messages`` and ``frames`` are the sending
-    ends of two pipes, ``stop`` a multiprocessing Event."""
+    ends of two pipes, ``stop`` a multiprocessing Event, ``viewers`` a shared integer: the video
+    streams of this camera open in the web process (None: always watched)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the web process stops us
     cam = CameraConfig.model_validate(cam_data)
     setup_logging(f"camera {cam.name}: ")
@@ -265,7 +269,8 @@ def camera_main(cam_data: dict, cfg_data: dict, messages: Any, frames: Any, stop
     threading.Thread(target=watch, name="facemask-stop", daemon=True).start()
     try:
         cfg = parse_config(cfg_data, "app")
-        run_camera(cam, cfg, channel, local_stop)
+        watched = None if viewers is None else (lambda: viewers.value > 0)
+        run_camera(cam, cfg, channel, local_stop, watched=watched)
     except FacemaskError as exc:  # a model that cannot load: the supervisor shows it
         channel.state(ERROR, redact(str(exc)))
         log.error("%s", redact(str(exc)))

@@ -7,8 +7,10 @@ aggregator from the camera's stat samples and live-view frames instead of a loca
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from .camera import RECONNECTING, RUNNING, STARTING, Latest, pct_masked, placeholder_jpeg
@@ -40,6 +42,11 @@ class RemoteCamera:
 
     def frame(self, jpeg: bytes) -> None:
         self.jpeg.put(jpeg)
+
+    @contextlib.contextmanager
+    def watching(self) -> Iterator[None]:
+        """A worker publishes its live view at its own interval, watched or not."""
+        yield
 
     @property
     def state(self) -> str:

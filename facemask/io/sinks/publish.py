@@ -13,16 +13,24 @@ their longest side (encoding a 1080p frame costs several milliseconds; a viewer 
 every processed frame at full size) and sends the camera's
 statistics every ``stats_every_s``. Each JPEG carries the capture time of its frame, so the page
 and ``/api/stats`` can show how far behind the camera the picture is.
+
+Scaling and encoding (10-20 ms of CPU for a 1080p frame) run on a :class:`FrameEncoder` thread,
+newest frame only, so they overlap the next frame's detection instead of delaying it (OpenCV
+releases the GIL while it encodes). ``watched``: when it says nobody is watching (no page has
+the camera's video open), a picture is drawn and encoded only every ``idle_jpeg_s`` (the
+snapshot URL and a page that opens stay recent) and the frames in between are not drawn at all.
 """
 
 from __future__ import annotations
 
 import collections
+import threading
 import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
 import cv2
+import numpy as np
 
 from ...types import MASK, UNKNOWN, Event
 from .base import FrameOutput, SinkBase
@@ -60,19 +68,89 @@ class Rate:
         return (len(times) - 1) / max(times[-1] - times[0], 1e-6)
 
 
+class FrameEncoder:
+    """Scales and encodes pictures to JPEG on its own thread and hands them to ``channel.frame``.
+    Only the newest picture waits: one submitted while the previous is still being encoded
+    replaces the one not started (``replaced`` counts them); the camera never waits."""
+
+    def __init__(self, channel: Channel, quality: int, max_side: int = 0,
+                 on_sent: Callable[[dict[str, Any]], None] | None = None):
+        self.channel, self.quality, self.max_side, self.on_sent = channel, quality, max_side, on_sent
+        self._cond = threading.Condition()
+        self._item: tuple[np.ndarray, dict[str, Any]] | None = None
+        self._busy = False
+        self._closing = False
+        self.replaced = 0
+        self.encoded = 0
+        self._thread = threading.Thread(target=self._run, name="facemask-jpeg", daemon=True)
+        self._thread.start()
+
+    def submit(self, image: np.ndarray, meta: dict[str, Any]) -> None:
+        with self._cond:
+            if self._item is not None:
+                self.replaced += 1
+            self._item = (image, meta)
+            self._cond.notify_all()
+
+    def encode(self, image: np.ndarray) -> bytes | None:
+        h, w = image.shape[:2]
+        if 0 < self.max_side < max(h, w):
+            scale = self.max_side / max(h, w)
+            image = cv2.resize(image, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
+        ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, self.quality])
+        return buf.tobytes() if ok else None
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                self._cond.wait_for(lambda: self._item is not None or self._closing)
+                if self._item is None:
+                    return  # closing, nothing left
+                (image, meta), self._item = self._item, None
+                self._busy = True
+            try:
+                jpeg = self.encode(image)
+                if jpeg is not None:
+                    self.channel.frame(jpeg, {**meta, "encoded_time": time.time()})
+                    self.encoded += 1
+                    if self.on_sent is not None:
+                        self.on_sent(meta)
+            except Exception:  # a failed encode or a closed channel must not end the thread
+                pass
+            finally:
+                with self._cond:
+                    self._busy = False
+                    self._cond.notify_all()
+
+    def flush(self, timeout: float = 2.0) -> None:
+        """Wait until the picture submitted last has been handed over."""
+        with self._cond:
+            self._cond.wait_for(lambda: self._item is None and not self._busy, timeout)
+
+    def close(self, timeout: float = 2.0) -> None:
+        """Encode what waits, then end the thread."""
+        with self._cond:
+            self._closing = True
+            self._cond.notify_all()
+        self._thread.join(timeout)
+
+
 class PublishSink(SinkBase):
     """See the module docstring. ``session`` is the camera's :class:`~facemask.video.VideoSession`
     (its people counters go with the statistics); ``run`` names the session run, so the receiver
     can tell a new run's counters from the previous one's."""
 
     def __init__(self, channel: Channel, session: Any, *, run: str, jpeg_quality: int = 90, stream_fps: float = 10.0,
-                 stats_every_s: float = 0.5, extra: Callable[[], dict[str, Any]] | None = None, max_side: int = 0):
+                 stats_every_s: float = 0.5, extra: Callable[[], dict[str, Any]] | None = None, max_side: int = 0,
+                 watched: Callable[[], bool] | None = None, idle_jpeg_s: float = 2.0):
         cfg = getattr(session, "cfg", None)
         self._images = cfg is None or cfg.privacy.store_images
         self.channel, self.session, self.run = channel, session, run
-        self.jpeg_quality = jpeg_quality
         self.jpeg_period = 1.0 / stream_fps if stream_fps > 0 else 0.0
-        self.max_side = max_side  # JPEGs scaled down to this longest side; 0: as processed
+        self.watched = watched  # None: always watched (every stream_fps-th picture is encoded)
+        self.idle_jpeg_s = idle_jpeg_s
+        # JPEGs scaled down to max_side on their longest side (0: as processed), off this thread
+        self.encoder = FrameEncoder(channel, jpeg_quality, max_side, on_sent=self._sent)
         self.stats_every_s = stats_every_s
         self.extra = extra  # more fields of the statistics, read at each send (reconnects, source loops)
         self.process_rate, self.capture_rate = Rate(), Rate()
@@ -102,20 +180,15 @@ class PublishSink(SinkBase):
             values = self._timings.setdefault(stage, [])
             if len(values) < 200:
                 values.append(ms)
-        if now - self._last_jpeg >= self.jpeg_period and self._images:  # privacy.store_images false: no picture
+        period = self.jpeg_period if self.watched is None or self.watched() else max(self.jpeg_period, self.idle_jpeg_s)
+        if now - self._last_jpeg >= period and self._images:  # privacy.store_images false: no picture
             self._last_jpeg = now
-            image = out.annotated
-            h, w = image.shape[:2]
-            if 0 < self.max_side < max(h, w):
-                scale = self.max_side / max(h, w)
-                image = cv2.resize(image, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
-            ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, self.jpeg_quality])
-            if ok:
-                self.shown_capture_time = frame.wall_time
-                self.channel.frame(buf.tobytes(), {"capture_time": frame.wall_time, "index": frame.index,
-                                                   "encoded_time": time.time(), "run": self.run})
+            self.encoder.submit(out.annotated, {"capture_time": frame.wall_time, "index": frame.index, "run": self.run})
         if now - self._last_stats >= self.stats_every_s:
             self.send_stats(now)
+
+    def _sent(self, meta: dict[str, Any]) -> None:
+        self.shown_capture_time = meta["capture_time"]
 
     def on_event(self, event: Event) -> None:
         self.channel.events([event])
@@ -139,11 +212,14 @@ class PublishSink(SinkBase):
             "frames_skipped": max(self.frames_captured - self.frames_processed, 0),
             "capture_fps": round(self.capture_rate.value(now), 2), "process_fps": round(self.process_rate.value(now), 2),
             "shown_capture_time": self.shown_capture_time, "process_error": self.process_error,
+            "jpeg_encoded": self.encoder.encoded, "jpeg_dropped": self.encoder.replaced,
             **(self.extra() if self.extra is not None else {}),
         })
 
     def close(self) -> None:
+        self.encoder.close()
         self.send_stats()
 
     def abort(self) -> None:
+        self.encoder.close()
         self.send_stats()
