@@ -103,3 +103,18 @@ def test_camera_handle_counts_open_streams(tmp_path, x86_config):
         assert cam.viewers == 2 and cam.info()["viewers"] == 2
     assert cam.viewers == 0
     store.close()
+
+
+def test_shrink_keeps_the_picture_of_area_averaging_at_a_fraction_of_its_cost():
+    from facemask.imageops import shrink
+
+    cap = cv2.VideoCapture(str(VIDEOS / "towncentre_clip_1080p.mp4"))
+    ok, frame = cap.read()
+    cap.release()
+    assert ok and frame.shape == (1080, 1920, 3)
+    assert shrink(frame, 0) is frame and shrink(frame, 1920) is frame
+    for side, shape in ((1280, (720, 1280, 3)), (640, (360, 640, 3)), (500, (281, 500, 3))):
+        small = shrink(frame, side)
+        assert small.shape == shape
+        area = cv2.resize(frame, (shape[1], shape[0]), interpolation=cv2.INTER_AREA)
+        assert np.abs(small.astype(np.int16) - area).mean() < 1.5  # grey levels of 255

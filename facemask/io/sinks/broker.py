@@ -17,6 +17,7 @@ from typing import Any, Callable
 
 import cv2
 
+from ...imageops import shrink
 from ...types import MASK, UNKNOWN, Event
 from .base import FrameOutput, SinkBase
 
@@ -47,11 +48,7 @@ class BrokerSink(SinkBase):
         now = time.monotonic()
         if self.frame_interval_s > 0 and now >= self._next_frame:
             self._next_frame = now + self.frame_interval_s
-            image = out.annotated
-            h, w = image.shape[:2]
-            scale = self.frame_max_side / max(h, w)
-            if scale < 1:
-                image = cv2.resize(image, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
+            image = shrink(out.annotated, self.frame_max_side)
             ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, self.jpeg_quality])
             if ok:
                 self.publisher.publish_latest(f"frame.{self.camera}", buf.tobytes())

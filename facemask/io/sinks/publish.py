@@ -32,6 +32,7 @@ from typing import Any, Protocol
 import cv2
 import numpy as np
 
+from ...imageops import shrink
 from ...types import MASK, UNKNOWN, Event
 from .base import FrameOutput, SinkBase
 
@@ -93,11 +94,7 @@ class FrameEncoder:
             self._cond.notify_all()
 
     def encode(self, image: np.ndarray) -> bytes | None:
-        h, w = image.shape[:2]
-        if 0 < self.max_side < max(h, w):
-            scale = self.max_side / max(h, w)
-            image = cv2.resize(image, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
-        ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, self.quality])
+        ok, buf = cv2.imencode(".jpg", shrink(image, self.max_side), [cv2.IMWRITE_JPEG_QUALITY, self.quality])
         return buf.tobytes() if ok else None
 
     def _run(self) -> None:
