@@ -24,6 +24,7 @@ snapshot URL and a page that opens stay recent) and the frames in between are no
 from __future__ import annotations
 
 import collections
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -35,6 +36,8 @@ import numpy as np
 from ...imageops import shrink
 from ...types import MASK, UNKNOWN, Event
 from .base import FrameOutput, SinkBase
+
+log = logging.getLogger("facemask")
 
 
 class Channel(Protocol):
@@ -79,7 +82,6 @@ class FrameEncoder:
         self.channel, self.quality, self.max_side, self.on_sent = channel, quality, max_side, on_sent
         self._cond = threading.Condition()
         self._item: tuple[np.ndarray, dict[str, Any]] | None = None
-        self._busy = False
         self._closing = False
         self.replaced = 0
         self.encoded = 0
@@ -104,7 +106,6 @@ class FrameEncoder:
                 if self._item is None:
                     return  # closing, nothing left
                 (image, meta), self._item = self._item, None
-                self._busy = True
             try:
                 jpeg = self.encode(image)
                 if jpeg is not None:
@@ -113,16 +114,7 @@ class FrameEncoder:
                     if self.on_sent is not None:
                         self.on_sent(meta)
             except Exception:  # a failed encode or a closed channel must not end the thread
-                pass
-            finally:
-                with self._cond:
-                    self._busy = False
-                    self._cond.notify_all()
-
-    def flush(self, timeout: float = 2.0) -> None:
-        """Wait until the picture submitted last has been handed over."""
-        with self._cond:
-            self._cond.wait_for(lambda: self._item is None and not self._busy, timeout)
+                log.debug("live-view picture not published", exc_info=True)
 
     def close(self, timeout: float = 2.0) -> None:
         """Encode what waits, then end the thread."""
