@@ -315,6 +315,11 @@ class AppConfig(Section):
     stop_timeout_s: float = Field(3.0, ge=0.5, le=60.0)
     # Database writes that fail (locked, disk full) are retried; this many items wait meanwhile.
     store_buffer: int = Field(100_000, ge=100)
+    # Inference threads (detector and classifier) of each camera process: 0 shares the machine's
+    # cores among the cameras (at least 1 each); more threads than cores cost ~20 % of each
+    # camera's frames (scripts/bench_live.py --live-set). Replaces detector / classifier
+    # num_threads in the web app.
+    camera_threads: int = Field(0, ge=0, le=64)
     cameras: list[CameraConfig] = []
 
     @field_validator("cameras")

@@ -87,7 +87,8 @@ def live(cfg, video: Path, cameras: int, seconds: float, tmp: Path, watched: boo
     from facemask.web.storage import Store
 
     store = Store(tmp / f"live{cameras}.sqlite")
-    procs = [CameraProcess(CameraConfig(name=f"cam{i + 1}", source=str(video)), cfg, store) for i in range(cameras)]
+    procs = [CameraProcess(CameraConfig(name=f"cam{i + 1}", source=str(video)), cfg, store, cameras=cameras)
+             for i in range(cameras)]
     for p in procs:
         p.start()
     viewers = contextlib.ExitStack()
@@ -117,7 +118,7 @@ def live(cfg, video: Path, cameras: int, seconds: float, tmp: Path, watched: boo
             captured = info["frames_captured"] - info0["frames_captured"]
             third = max(len(lag) // 3, 1)
             out.append({
-                "name": p.name, "fps": processed / elapsed, "captured_fps": captured / elapsed,
+                "name": p.name, "threads": p.threads, "fps": processed / elapsed, "captured_fps": captured / elapsed,
                 "skipped_pct": 100.0 * (1 - processed / captured) if captured else 0.0,
                 "cpu_pct": 100.0 * (cpu_seconds(p.pid) - cpu0) / elapsed,
                 "lag_median_s": statistics.median(lag) if lag else None,
@@ -142,7 +143,7 @@ def fmt_cam(c: dict) -> str:
     if len(c["lag_by_minute_s"]) > 1:
         lag += "; lag median by minute " + " ".join(f"{v:.3f}" for v in c["lag_by_minute_s"]) + " s"
     per_cpu = c["fps"] / (c["cpu_pct"] / 100.0) if c["cpu_pct"] else 0.0
-    return (f"{c['name']}: {c['fps']:.2f} fps processed of {c['captured_fps']:.1f} captured "
+    return (f"{c['name']} ({c['threads']} inference threads): {c['fps']:.2f} fps processed of {c['captured_fps']:.1f} captured "
             f"({c['skipped_pct']:.0f} % skipped), CPU {c['cpu_pct']:.0f} % ({per_cpu:.2f} frames per CPU second), {lag}")
 
 

@@ -202,3 +202,23 @@ def test_host_and_port_flags(tmp_path):
     assert (moved.app.host, moved.app.port) == ("0.0.0.0", 8080)
     with pytest.raises(ConfigError, match="app.port"):
         with_address(cfg, None, 70000)
+
+
+def test_camera_processes_share_the_cores(x86_config):
+    import os
+
+    from facemask.web.camera_process import camera_threads, live_config
+
+    cores = len(os.sched_getaffinity(0))
+    assert camera_threads(x86_config, 1) == cores
+    assert camera_threads(x86_config, 2 * cores) == 1  # never 0
+    data = x86_config.model_dump(mode="json")
+    data["app"]["camera_threads"] = 3
+    assert camera_threads(parse_config(data, "app"), 8) == 3  # set by the user: kept
+    live = live_config(x86_config, 1)
+    assert live.detector.num_threads == 1 and live.classifier.num_threads == 1
+    data = x86_config.model_dump(mode="json")
+    data["detector"] = {"type": "fusion", "detectors": [{"type": "yunet"}, {"type": "ultraface"}]}
+    fused = live_config(parse_config(data, "app"), 1)
+    assert [d.num_threads for d in fused.detector.detectors] == [1, 1]
+    assert live_config(x86_config).detector.num_threads == x86_config.detector.num_threads

@@ -42,6 +42,7 @@ from .camera_process import (
     STARTING,
     STOPPED,
     camera_main,
+    camera_threads,
     live_config,
 )
 from .storage import COUNTERS, Store, StoreUnavailable
@@ -165,13 +166,15 @@ class CameraProcess:
     """A camera's process and its supervisor (see the module docstring)."""
 
     def __init__(self, cam: CameraConfig, cfg: Config, store: Store,
-                 on_timings: Callable[[str, dict[str, list[float]]], None] | None = None):
+                 on_timings: Callable[[str, dict[str, list[float]]], None] | None = None, cameras: int = 1):
         self.cam, self.cfg, self.store = cam, cfg, store
         self.name = cam.name
         self._on_timings = on_timings  # stage -> ms of the frames since the last statistics (metrics)
         self._ctx = multiprocessing.get_context("spawn")
         self._cam_data = cam.model_dump(mode="json")
-        self._cfg_data = live_config(cfg).model_dump(mode="json")
+        # ``cameras``: how many camera processes share the machine (their inference threads)
+        self.threads = camera_threads(cfg, cameras)
+        self._cfg_data = live_config(cfg, self.threads).model_dump(mode="json")
         self.jpeg: Latest[bytes] = Latest()
         # Open video streams of this camera, shared with its process: nobody watching, it draws
         # and encodes a picture only every few seconds (the snapshot URL stays recent).
@@ -396,6 +399,7 @@ class CameraProcess:
             "state": state,
             "message": message,
             "pid": self.pid,
+            "threads": self.threads,
             "restarts": self.restarts,
             "capture_fps": s.get("capture_fps", 0.0) if live else 0.0,
             "process_fps": s.get("process_fps", 0.0) if live else 0.0,

@@ -44,11 +44,30 @@ LIVE_MAX_ENDED_ROWS = 1000
 LIVE_MAX_INTERVALS = 2000
 
 
-def live_config(cfg: Config) -> Config:
-    """The config a camera process runs with: memory bounds of a process that runs for months."""
+def camera_threads(cfg: Config, cameras: int) -> int:
+    """Inference threads of each of ``cameras`` camera processes (``app.camera_threads``)."""
+    if cfg.app.camera_threads:
+        return cfg.app.camera_threads
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, cores // max(cameras, 1))
+
+
+def _set_threads(detector: dict[str, Any], threads: int) -> None:
+    if "num_threads" in detector:
+        detector["num_threads"] = threads
+    for member in detector.get("detectors") or []:  # fusion
+        _set_threads(member, threads)
+
+
+def live_config(cfg: Config, threads: int | None = None) -> Config:
+    """The config a camera process runs with: memory bounds of a process that runs for months,
+    and ``threads`` inference threads (detector and classifier; None: as configured)."""
     data = cfg.model_dump(mode="json")
     data["stats"]["max_ended_rows"] = min(cfg.stats.max_ended_rows, LIVE_MAX_ENDED_ROWS)
     data["stats"]["max_intervals"] = min(cfg.stats.max_intervals, LIVE_MAX_INTERVALS)
+    if threads is not None:
+        _set_threads(data["detector"], threads)
+        data["classifier"]["num_threads"] = threads
     return parse_config(data, "app")
 
 

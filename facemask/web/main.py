@@ -117,7 +117,7 @@ def build_server(cfg: Config) -> Server:
     workers: list[CameraProcess] = []
     metrics = Metrics(workers, store)
     for cam in cfg.app.cameras:
-        workers.append(CameraProcess(cam, cfg, store, on_timings=metrics.observe))
+        workers.append(CameraProcess(cam, cfg, store, on_timings=metrics.observe, cameras=len(cfg.app.cameras)))
     app = create_app(cfg, workers, store, metrics, token=token)
     try:
         server = create_server(app, host=cfg.app.host, port=cfg.app.port, threads=cfg.app.threads, ident="facemask",
