@@ -6,6 +6,7 @@ CSV, OpenAPI, Host check, metrics, history columns). Screenshots are kept as tes
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -200,6 +201,9 @@ def test_mjpeg_part_is_followed_by_its_boundary_at_once(tmp_path):
 
         def info(self):
             return {"name": self.name, "state": self.state, "counters": {}}
+
+        def watching(self):
+            return contextlib.nullcontext()
 
     cfg = parse_config({"app": {"db_path": str(tmp_path / "db.sqlite")}})
     cam = StillCamera()
