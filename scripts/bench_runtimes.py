@@ -173,6 +173,8 @@ def main() -> int:
     p.add_argument("--split", default="val")
     p.add_argument("--config", default=str(REPO / "configs" / "config-x86.json"))
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE")
+    p.add_argument("--baseline-set", dest="baseline_overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                   help="override the config of 'facemask before' (e.g. classifier.model=FILE: the classifier it had)")
     p.add_argument("--only", choices=("detector", "pipeline", "classifier"))
     p.add_argument("--limit", type=int, default=0, help="the first n images only (0: all)")
     args = p.parse_args()
@@ -184,7 +186,7 @@ def main() -> int:
     if args.only in (None, "detector"):
         detectors(cfg, data)
     if args.only in (None, "pipeline"):
-        baseline = load_config(args.config, BASELINE + ONE_THREAD)
+        baseline = load_config(args.config, BASELINE + ONE_THREAD + args.baseline_overrides)
         pipelines(cfg, baseline, data)
     if args.only in (None, "classifier"):
         classifiers(cfg, data)

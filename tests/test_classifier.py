@@ -113,11 +113,12 @@ ANDREW_MASKED = {305: (112, 270, 129, 286), 308: (105, 271, 121, 288), 311: (97,
 
 
 def test_video_box_of_a_masked_face_ends_at_the_mask(x86_config):
-    """Why the default crop misses small blurred masks: YuNet's box stops near the mask's top edge,
-    so the mask is cut off at the crop's bottom edge and the classifier reads "no mask";
-    classifier.crop_shift centres the crop lower and the same faces read "mask". (The shift
-    stays 0 by default: on other clips it turns chins, hands and masks under the chin into masks;
-    see docs/results.md.)"""
+    """Small blurred masks on video: YuNet's box stops near the mask's top edge, so the mask is cut
+    off at the crop's bottom edge. The width-1.0 classifier read these five crops "no mask"
+    (median 0.2); the one trained with the video crops (faces of this clip among them) reads them
+    "mask" from the default crop, and classifier.crop_shift, which centres the crop lower, surer
+    still. (The shift stays 0 by default: on other clips it turns chins, hands and masks under the
+    chin into masks; see docs/results.md.)"""
     import cv2
 
     cap = cv2.VideoCapture(str(ANDREW))
@@ -135,7 +136,8 @@ def test_video_box_of_a_masked_face_ends_at_the_mask(x86_config):
         return np.array([clf.predict(clf.crops(frames[i], [_face(box)]))[0, clf.mask_index]
                          for i, box in ANDREW_MASKED.items()])
 
-    assert np.median(probs(0.0)) < 0.2 and np.median(probs(0.25)) > 0.8
+    default, shifted = probs(0.0), probs(0.25)
+    assert np.median(default) > 0.6 and np.median(shifted) > 0.8 and np.median(shifted) > np.median(default)
 
 
 def _face(box):
