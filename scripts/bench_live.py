@@ -158,7 +158,7 @@ def main() -> int:
                    help="the live runs to make: one camera, two, or both (default); e.g. --cameras 1 --seconds 600 "
                         "for the lag over 10 minutes")
     p.add_argument("--live-set", dest="live_overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
-                   help="override the config of the live cameras only (after --set), e.g. detector.num_threads=1")
+                   help="override the config of the live cameras only (after --set), e.g. app.camera_threads=1 (their inference threads)")
     p.add_argument("--headless", action="store_true",
                    help="nobody watches the cameras (no JPEGs but one every 2 s); default: each camera watched")
     args = p.parse_args()
