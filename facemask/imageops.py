@@ -27,3 +27,10 @@ def shrink(image: np.ndarray, max_side: int) -> np.ndarray:
     if (image.shape[1], image.shape[0]) == size:
         return image
     return cv2.resize(image, size, interpolation=cv2.INTER_LINEAR)
+
+
+def jpeg(image: np.ndarray, quality: int, max_side: int = 0) -> bytes | None:
+    """``image`` (BGR) as JPEG bytes, first shrunk to ``max_side`` (0: as it is); None when
+    OpenCV cannot encode it."""
+    ok, buf = cv2.imencode(".jpg", shrink(image, max_side), [cv2.IMWRITE_JPEG_QUALITY, quality])
+    return buf.tobytes() if ok else None

@@ -32,6 +32,7 @@ import numpy as np
 
 from ..config import CameraConfig, Config
 from ..errors import ConfigError
+from .. import imageops
 from ..io.sources import redact
 from .camera_process import (
     ENDED,
@@ -132,7 +133,9 @@ def placeholder_jpeg(title: str, message: str, size: tuple[int, int] = (640, 360
         tw = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, s, 2)[0][0]
         y += dy
         cv2.putText(image, text, (max((w - tw) // 2, 8), y), cv2.FONT_HERSHEY_SIMPLEX, s, color, 2 if s > scale else 1, cv2.LINE_AA)
-    return cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 80])[1].tobytes()
+    data = imageops.jpeg(image, 80)
+    assert data is not None  # a plain uint8 picture always encodes
+    return data
 
 
 def resume_counts(store: Store, camera: str, wait_s: float = 10.0) -> dict[str, int]:

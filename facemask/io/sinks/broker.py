@@ -15,9 +15,8 @@ from __future__ import annotations
 import time
 from typing import Any, Callable
 
-import cv2
 
-from ...imageops import shrink
+from ... import imageops
 from ...types import MASK, UNKNOWN, Event
 from .base import FrameOutput, SinkBase
 
@@ -48,10 +47,9 @@ class BrokerSink(SinkBase):
         now = time.monotonic()
         if self.frame_interval_s > 0 and now >= self._next_frame:
             self._next_frame = now + self.frame_interval_s
-            image = shrink(out.annotated, self.frame_max_side)
-            ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, self.jpeg_quality])
-            if ok:
-                self.publisher.publish_latest(f"frame.{self.camera}", buf.tobytes())
+            data = imageops.jpeg(out.annotated, self.jpeg_quality, self.frame_max_side)
+            if data is not None:
+                self.publisher.publish_latest(f"frame.{self.camera}", data)
         if now >= self._next_stats:
             self._next_stats = now + self.stats_interval_s
             self._sample(final=False)

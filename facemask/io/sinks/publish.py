@@ -30,10 +30,9 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
-import cv2
 import numpy as np
 
-from ...imageops import shrink
+from ... import imageops
 from ...types import MASK, UNKNOWN, Event
 from .base import FrameOutput, SinkBase
 
@@ -95,10 +94,6 @@ class FrameEncoder:
             self._item = (image, meta)
             self._cond.notify_all()
 
-    def encode(self, image: np.ndarray) -> bytes | None:
-        ok, buf = cv2.imencode(".jpg", shrink(image, self.max_side), [cv2.IMWRITE_JPEG_QUALITY, self.quality])
-        return buf.tobytes() if ok else None
-
     def _run(self) -> None:
         while True:
             with self._cond:
@@ -107,9 +102,9 @@ class FrameEncoder:
                     return  # closing, nothing left
                 (image, meta), self._item = self._item, None
             try:
-                jpeg = self.encode(image)
-                if jpeg is not None:
-                    self.channel.frame(jpeg, {**meta, "encoded_time": time.time()})
+                data = imageops.jpeg(image, self.quality, self.max_side)
+                if data is not None:
+                    self.channel.frame(data, {**meta, "encoded_time": time.time()})
                     self.encoded += 1
                     if self.on_sent is not None:
                         self.on_sent(meta)
