@@ -132,7 +132,8 @@ def main() -> int:
     if args.thresholds:
         cfg = load_config(args.config, args.overrides + ONE_THREAD)
         for thr, r in threshold_table(cfg, kaggle, thresholds=(0.3, 0.35, 0.4, 0.45, 0.5)).items():
-            print(f"score >= {thr}: recall {r['recall']:.3f} (< 32 px {r['recall<32']:.3f}), precision {r['precision']:.3f}")
+            print(f"score >= {thr}: recall {r['recall']:.3f} (< 32 px {r['recall<32']:.3f}), precision {r['precision']:.3f}, "
+                  f"AP50 {r['ap50']:.3f}")
         return 0
     large = large_faces.build(items)
     if args.limit_large and len(large.items) > args.limit_large:

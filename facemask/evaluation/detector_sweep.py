@@ -152,7 +152,7 @@ def _short(row: dict) -> str:
 
 
 def threshold_table(cfg: Config, data: DatasetImages, thresholds=(0.3, 0.4, 0.5, 0.6, 0.7), iou: float = 0.5) -> dict:
-    """Recall, precision and F1 at several score thresholds (one detection pass at the lowest)."""
+    """Recall, precision, F1 and AP50 at several score thresholds (one detection pass at the lowest)."""
     evals, _ = detect_all(with_detector(cfg, score_threshold=min(thresholds)), data)
     out = {}
     for thr in thresholds:
@@ -164,7 +164,7 @@ def threshold_table(cfg: Config, data: DatasetImages, thresholds=(0.3, 0.4, 0.5,
         rep = detection_report(kept)
         r, p = rep["all"]["recall"], rep["all"]["precision"]
         out[str(thr)] = {"recall": r, "recall<32": rep["<32"]["recall"], "precision": p,
-                         "f1": round(2 * r * p / (r + p), 4) if r + p else 0.0}
+                         "f1": round(2 * r * p / (r + p), 4) if r + p else 0.0, "ap50": rep["all"]["ap50"]}
     return out
 
 
