@@ -14,7 +14,8 @@
 
 then the ratios: live / batch, and each of two / batch. Each camera is watched (as if a page had
 its video open: JPEGs at ``stream_fps``, encoded on their own thread) unless ``--headless``
-(nobody watching: a picture every 2 s). Figures move with the machine's load: the load average
+(nobody watching: a picture every 2 s); ``--both-views`` runs the one camera both ways, one after
+the other, and prints what watching costs. Figures move with the machine's load: the load average
 is printed with them, and frames per CPU second (processed frames over the CPU
 time the process got) beside each fps, the steadier number on a busy machine. A live camera also
 decodes every frame the source delivers (a camera sends them all), processed or skipped.
@@ -161,6 +162,9 @@ def main() -> int:
                    help="override the config of the live cameras only (after --set), e.g. app.camera_threads=1 (their inference threads)")
     p.add_argument("--headless", action="store_true",
                    help="nobody watches the cameras (no JPEGs but one every 2 s); default: each camera watched")
+    p.add_argument("--both-views", action="store_true",
+                   help="one camera twice in this run, watched then not watched, and the ratio between them "
+                        "(what the live view costs); the two-camera run as --headless says")
     args = p.parse_args()
     from facemask.config import load_config
 
@@ -176,9 +180,16 @@ def main() -> int:
     ratios = []
     with tempfile.TemporaryDirectory() as tmp:
         if args.cameras in ("1", "both"):
-            one = live(live_cfg, video, 1, args.seconds, Path(tmp), not args.headless)
-            print("live, one camera: " + fmt_cam(one[0]), flush=True)
-            ratios.append(f"one camera / batch {one[0]['fps'] / fps:.2f}")
+            views = (True, False) if args.both_views else (not args.headless,)
+            seen = {}
+            for watched in views:
+                one = live(live_cfg, video, 1, args.seconds, Path(tmp), watched)
+                view = "watched" if watched else "not watched"
+                seen[view] = one[0]["fps"]
+                print(f"live, one camera, {view}: " + fmt_cam(one[0]), flush=True)
+                ratios.append(f"one camera {view} / batch {one[0]['fps'] / fps:.2f}")
+            if len(seen) == 2:
+                ratios.append(f"watched / not watched {seen['watched'] / seen['not watched']:.2f}")
         if args.cameras in ("2", "both"):
             two = live(live_cfg, video, 2, args.seconds, Path(tmp), not args.headless)
             for c in two:
