@@ -200,6 +200,11 @@ class StatsConfig(Section):
     # A track is a person only once its face was judged: classified (a vote or an abstention) on at
     # least this many frames, or decided. Others are reported as face_not_seen. 0: every track.
     min_classified_frames: int = Field(2, ge=0)
+    # ... and at least this many of those frames gave a vote (the classifier sure of the class, not
+    # an abstention). A track the classifier was never sure about (a back of a head, a backlit blur)
+    # is face_not_seen. 0: abstentions alone are enough. Chosen on the eval-video development clips
+    # (`python -m facemask eval-video ../shared/data/video_people/people.json`).
+    min_voted_frames: int = Field(1, ge=0)
     interval_s: float = Field(10.0, gt=0.0)  # time series bucket, seconds of video time
     snapshot_intervals: int = Field(360, ge=1)  # intervals returned by a live snapshot
     # Memory bounds for long runs: rows of ended people kept for the people CSV (the newest),

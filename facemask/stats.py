@@ -14,7 +14,8 @@ A confirmed track (one with an id) is, at any time, in one status:
   judged (see :func:`judged`): "passed, face not seen", reported apart, not counted in ``people``.
 
 A track becomes a person only once it is judged: its face was classified (voted or abstained) on
-at least ``stats.min_classified_frames`` frames, or it has a decision. Faces too small, outside the
+at least ``stats.min_classified_frames`` frames, of which at least ``stats.min_voted_frames`` cast a
+vote (an abstention is the classifier unsure of what it saw), or it has a decision. Faces too small, outside the
 detection area, at the frame edge, low-score or not whole faces are not classified, so a track of
 the back of a head, a hand or a bag never becomes a person.
 
@@ -46,8 +47,10 @@ CSV_HEADER = [
 
 
 def judged(track: Track, stats: StatsConfig) -> bool:
-    """Was the track's face seen well enough to be judged: classified on enough frames, or decided?"""
-    return track.votes.classified >= stats.min_classified_frames or track.votes.decision != UNDECIDED
+    """Was the track's face seen well enough to be judged: classified on enough frames with
+    enough votes among them, or decided?"""
+    v = track.votes
+    return (v.classified >= stats.min_classified_frames and v.voted >= stats.min_voted_frames) or v.decision != UNDECIDED
 
 
 def track_status(track: Track, ended: bool, previous: str, stats: StatsConfig, filters: FiltersConfig) -> str:

@@ -96,6 +96,11 @@ class VoteState:
         return UNDECIDED
 
     @property
+    def voted(self) -> int:
+        """Frames that cast a vote (mask, no mask or incorrect), abstentions left out."""
+        return self.counts[MASK] + self.counts[NO_MASK] + self.counts[INCORRECT]
+
+    @property
     def classified(self) -> int:
         """Classifier outputs seen (votes + abstentions)."""
         return self.counts[MASK] + self.counts[NO_MASK] + self.counts[INCORRECT] + self.counts["abstain"]

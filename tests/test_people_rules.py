@@ -73,10 +73,26 @@ def test_a_track_never_classified_is_face_not_seen_not_a_person():
     _, stats = run(config, frames, lambda i: None)
     c = stats.counters()
     assert (c["people"], c["masked"], c["face_not_seen"]) == (1, 1, 1), c
-    # min_classified_frames = 0: every long-enough track is a person (the old rule)
-    config = parse_config({"tracker": {"detect_every": 1}, "stats": {"min_classified_frames": 0}})
+    # min_classified_frames = min_voted_frames = 0: every long-enough track is a person (the old rule)
+    config = parse_config({"tracker": {"detect_every": 1}, "stats": {"min_classified_frames": 0, "min_voted_frames": 0}})
     _, stats = run(config, frames, lambda i: None)
     assert (stats.counters()["people"], stats.counters()["face_not_seen"]) == (2, 0)
+
+
+def test_a_track_the_classifier_was_never_sure_about_is_face_not_seen():
+    """Classified on every frame but always between vote.low and vote.high (abstentions): not
+    judged, unless stats.min_voted_frames is 0. One sure frame makes it a person."""
+    config = parse_config({"tracker": {"detect_every": 1}})
+    unsure = [[face(10 + i, 10, prob=0.95), face(10 + i, 120, prob=0.5)] for i in range(30)]
+    _, stats = run(config, unsure, lambda i: None)
+    c = stats.counters()
+    assert (c["people"], c["masked"], c["undecided"], c["face_not_seen"]) == (1, 1, 0, 1), c
+    once_sure = [[a, face(10 + i, 120, prob=0.05 if i == 15 else 0.5)] for i, (a, _) in enumerate(unsure)]
+    _, stats = run(config, once_sure, lambda i: None)
+    assert (stats.counters()["people"], stats.counters()["undecided"]) == (2, 1)
+    config = parse_config({"tracker": {"detect_every": 1}, "stats": {"min_voted_frames": 0}})
+    _, stats = run(config, unsure, lambda i: None)
+    assert (stats.counters()["people"], stats.counters()["undecided"], stats.counters()["face_not_seen"]) == (2, 1, 0)
 
 
 def test_backs_only_clip_has_no_person_but_a_face_not_seen(x86_config):

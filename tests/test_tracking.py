@@ -196,23 +196,24 @@ def people_run(config, frames, fps=10.0, image=None):
 
 
 def test_counts_and_pct_masked_among_decided_with_incorrect_apart():
-    """Six walkers: masked, unmasked, mask worn incorrectly, classified but never sure (undecided),
-    never classified (face not seen: not a person), and one seen for 3 frames only (not a person)."""
+    """Seven walkers: masked, unmasked, mask worn incorrectly, classified but sure only twice
+    (undecided), classified but never sure and never classified (both face not seen: not a
+    person), and one seen for 3 frames only (not a person)."""
     config = cfg(stats={"min_track_frames": 5})
     frames = []
     for i in range(40):
         row = [face(10 + i, 10, prob=0.95), face(10 + i, 60, prob=0.05), face(10 + i, 110, prob=0.05, class_probs=INC_PROBS),
-               face(10 + i, 160, prob=0.5), face(10 + i, 210)]
+               face(10 + i, 160, prob=0.05 if i in (10, 20) else 0.5), face(10 + i, 210), face(10 + i, 260, prob=0.5)]
         if i < 3:
             row.append(face(300, 300 + 2 * i, prob=0.95))
         frames.append(row)
     stats, _ = people_run(config, frames)
     c = stats.counters()
     assert (c["people"], c["masked"], c["unmasked"], c["mask_incorrect"], c["undecided"]) == (4, 1, 2, 1, 1)
-    assert c["face_not_seen"] == 1
+    assert c["face_not_seen"] == 2
     assert c["decided"] == 3 and c["pct_masked"] == pytest.approx(33.33)
     statuses = sorted(r["status"] for r in stats.ended_rows)
-    assert statuses == ["face_not_seen"] + ["person"] * 4 + ["short"]
+    assert statuses == ["face_not_seen"] * 2 + ["person"] * 4 + ["short"]
 
 
 def test_events_tell_the_story_of_one_person_putting_a_mask_on():
