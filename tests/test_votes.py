@@ -11,7 +11,7 @@ from facemask.errors import ConfigError
 from facemask.types import INCORRECT, MASK, NO_MASK
 from facemask.votes import UNDECIDED, VoteState
 
-RULE = VoteConfig()  # low 0.2, high 0.8, cap 100, min_votes 3
+RULE = VoteConfig(min_votes=3)  # low 0.2, high 0.8, cap 100 (the defaults), min_votes 3
 
 INC = {"mask": 0.05, "no_mask": 0.25, "mask_incorrect": 0.70}  # an output voting mask_incorrect
 NOM = {"mask": 0.05, "no_mask": 0.70, "mask_incorrect": 0.25}
@@ -27,7 +27,8 @@ def cast_all(state, outputs):
 
 
 def test_defaults_are_the_documented_ones():
-    assert (RULE.low, RULE.high, RULE.cap, RULE.min_votes) == (0.2, 0.8, 100, 3)
+    rule = VoteConfig()
+    assert (rule.low, rule.high, rule.cap, rule.min_votes) == (0.2, 0.8, 100, 4)
 
 
 @pytest.mark.parametrize("prob, vote", [
