@@ -106,8 +106,9 @@ def merge_scales(small: list[Face], large: list[Face], iou_threshold: float) -> 
     A face the large-face run found (it keeps only faces large at the small-face scale) is kept
     with its own box, which sees the whole face, and the best score of the two runs; the
     small-face run's faces overlapping it by ``iou_threshold`` are dropped. Plain NMS kept
-    whichever box scored higher, often the small-face run's badly boxed one (kaggle853 train's
-    large-face check: recall 0.923 -> 0.928, ``python scripts/bench_photos.py --split train``)."""
+    whichever box scored higher, often the small-face run's badly boxed one. Chosen on kaggle853
+    train's large-face check (0.932 with it: ``python scripts/bench_photos.py --split train
+    --limit-large 500``; docs/photos.md)."""
     if not small or not large:
         return small + large
     iou = box_iou(np.array([f.box for f in large], np.float64), np.array([f.box for f in small], np.float64))
@@ -158,8 +159,8 @@ def decode(outputs: dict[str, np.ndarray], height: int, width: int, score_thresh
 def _padded_blob(image: np.ndarray) -> tuple[np.ndarray, int, int]:
     h, w = image.shape[:2]
     ph, pw = -(-h // STRIDE) * STRIDE, -(-w // STRIDE) * STRIDE
-    # Zeros only where the padding is, and one plane at a time: a third faster than zeroing the
-    # whole blob and copying through a transposed view (~7 ms instead of ~10 on a 1080p frame).
+    # Zeros only where the padding is, and one plane at a time: cheaper than zeroing the whole
+    # blob and copying through a transposed view (the same bytes).
     blob = np.empty((1, 3, ph, pw), np.float32)
     blob[0, :, h:, :] = 0
     blob[0, :, :h, w:] = 0
