@@ -30,9 +30,9 @@ from typing import Any, Generic, TypeVar
 import cv2
 import numpy as np
 
+from .. import imageops
 from ..config import CameraConfig, Config
 from ..errors import ConfigError
-from .. import imageops
 from ..io.sources import redact
 from .camera_process import (
     ENDED,

@@ -15,7 +15,6 @@ from __future__ import annotations
 import time
 from typing import Any, Callable
 
-
 from ... import imageops
 from ...types import MASK, UNKNOWN, Event
 from .base import FrameOutput, SinkBase
