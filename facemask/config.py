@@ -236,6 +236,10 @@ class ImagesConfig(Section):
     # 0.673 / 0.620 (`python scripts/bench_photos.py --split train --thresholds`): 0.35 finds more
     # faces and ranks them better while two in three reported faces are still faces.
     min_score: float = Field(0.35, ge=0.0, le=1.0)
+    # ... and faces of at least large_face px (smaller side) down to this score: large faces YuNet
+    # boxes well but scores low (blurred, masked) are rarely anything else. min_score: off.
+    large_min_score: float = Field(0.2, ge=0.0, le=1.0)
+    large_face: int = Field(64, ge=1)
     # A label whose classifier probability is below this is marked low_confidence "uncertain".
     low_confidence: float = Field(0.8, ge=0.5, le=1.0)
 
@@ -266,6 +270,8 @@ class TrainingConfig(Section):
     mask_crops_dir: str = "../shared/data/mask_crops"  # <dir>/{with_mask,without_mask}/*.jpg
     voc_dir: str = "../shared/data/kaggle853"  # VOC folder; faces cut from GT boxes
     voc_split: str = "train"  # never "val": that split is for measuring only
+    # also cut each of those faces at the YuNet box video gives it (training.prepare)
+    voc_video_boxes: bool = False
     holdout_fraction: float = Field(0.15, ge=0.0, lt=1.0)  # -> validation/, chosen per source image
     store_size: int = Field(64, ge=16, le=512)
     no_face: Literal["skip", "center"] = "skip"  # a mask_crops image where YuNet finds no face

@@ -4,7 +4,8 @@ Two modes. Video frames (``process(frame, frame_index=...)``, driven by ``facema
 face is classified only when the filters pass it and it reaches the detector's classify score,
 because a track's votes are better without a doubtful one. Photos (``process(frame, image=name)``,
 the ``images`` command and ``eval``): nobody votes, so every face found gets a label
-(``images.label_every_face``), down to the detector score ``images.min_score``; a face video
+(``images.label_every_face``), down to the detector score ``images.min_score`` (large faces down
+to ``images.large_min_score``); a face video
 would not have classified, or whose label's
 probability is below ``images.low_confidence``, is marked ``low_confidence`` with the reason. Faces
 outside ``filters.detection_area`` stay unclassified in both modes: that area is the user's rule.
@@ -24,15 +25,15 @@ from .types import Face, FrameResult
 
 
 def video_config(cfg: Config) -> Config:
-    """The config a video pipeline runs with: YuNet's landmark box correction is for photos
-    only. On video it made more palms and fists near mouths look like masked faces (the stadium
+    """The config a video pipeline runs with: YuNet's landmark box correction (and the opt-in
+    large-face refinement) are for photos only. On video it made more palms and fists near mouths look like masked faces (the stadium
     clip of tests/test_video_people.py: 18 of 250 decided people masked with it, 12 of 261
     without), and a tracked person is judged over many frames, where a box that stops at the
     top of the mask costs little."""
     from .detectors.configs import YuNetConfig
 
-    if isinstance(cfg.detector, YuNetConfig) and cfg.detector.box_correction != "none":
-        return cfg.model_copy(update={"detector": cfg.detector.model_copy(update={"box_correction": "none"})})
+    if isinstance(cfg.detector, YuNetConfig) and (cfg.detector.box_correction, cfg.detector.large_refine) != ("none", "none"):
+        return cfg.model_copy(update={"detector": cfg.detector.model_copy(update={"box_correction": "none", "large_refine": "none"})})
     return cfg
 
 
@@ -59,13 +60,21 @@ class FramePipeline:
         classified."""
         h, w = frame.shape[:2]
         photo = image is not None and self.cfg.images.label_every_face
-        if photo and min_score is None and self.cfg.images.min_score < self.detector.score_threshold:
-            min_score = self.cfg.images.min_score
+        large_only = None  # photos: faces under images.min_score kept only from this size
+        if photo and min_score is None:
+            im = self.cfg.images
+            lowest = min(im.min_score, im.large_min_score)
+            if lowest < self.detector.score_threshold:
+                min_score = lowest
+                if im.large_min_score < im.min_score:
+                    large_only = (im.min_score, im.large_face)
         t0 = time.perf_counter()
         if near is not None:
             faces = self.detector.detect_regions(frame, near, margin, min_score) if len(near) else []
         else:
             faces = self.detector.detect(frame, min_score)
+        if large_only is not None:
+            faces = [f for f in faces if f.score >= large_only[0] or f.size >= large_only[1]]
         t1 = time.perf_counter()
         if photo:
             self.label_all(frame, faces, zones)

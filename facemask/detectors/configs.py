@@ -75,6 +75,13 @@ class YuNetConfig(TileConfig):
     # small-face scale), merged by NMS. YuNet misses faces much larger than its 640 px training
     # inputs, which the upscale makes of every large face. 0: off.
     large_side: int = Field(480, ge=0, le=4096)
+    # Photos with a large-face run: "ultraface" averages the boxes of faces of 64 px and up that
+    # score under 0.85 with those of the masked-face detector UltraFace
+    # (ultraface_rfb640_masked_face_v2, run only when there is such a face), which boxes a masked
+    # face whole where YuNet stops at the mask (yunet.refine_large; needs onnxruntime; off on
+    # video). Off by default: +0.017 recall on kaggle853 train's large-face check, nothing on
+    # val's, and looser boxes at IoU 0.75 on val's large faces (docs/photos.md).
+    large_refine: Literal["none", "ultraface"] = "none"
     min_size: int = Field(0, ge=0)  # drop boxes smaller than this (px, original frame)
     # "landmarks": move each box to where kaggle853's annotators put a face (forehead to chin, the
     # mask included) from YuNet's eyes and mouth; fitted on kaggle853 train by
