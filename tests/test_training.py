@@ -62,6 +62,31 @@ def test_prepare_writes_class_folders_and_report(prepared):
     assert not list(out.parent.glob("*.part"))  # the temp folder was renamed
 
 
+def test_video_boxes_add_each_face_cut_where_video_cuts_it(tmp_path):
+    """training.voc_video_boxes: each kaggle853 face YuNet finds (as video runs it) is cut a second
+    time at YuNet's box, into the same split and class folder as its annotated crop."""
+    import cv2
+
+    from facemask.training.prepare import prepare
+
+    mask_crops, voc = _mini_sources(tmp_path, n_photos=1, n_voc=8)
+    cfg = _config(tmp_path, data_dir=str(tmp_path / "data"), mask_crops_dir=str(mask_crops), voc_dir=str(voc),
+                  voc_video_boxes=True)
+    out = prepare(cfg, log=lambda *_: None)
+    faces = json.loads((out / "prepare_report.json").read_text())["voc"]["faces"]
+    annotated = sum(n for k, n in faces.items() if k in ("mask", "no_mask", "mask_incorrect"))
+    video = sum(n for k, n in faces.items() if k.endswith("video box"))
+    assert annotated >= 10 and 0.3 * annotated <= video <= annotated, faces
+    crops = sorted(out.rglob("voc_*_v.png"))
+    assert len(crops) == video
+    differ = 0
+    for crop in crops:
+        twin = crop.with_name(crop.name[:-len("_v.png")] + ".png")
+        assert twin.exists()  # same face: same split, same class
+        differ += float(np.abs(cv2.imread(str(crop)).astype(int) - cv2.imread(str(twin)).astype(int)).mean()) > 2
+    assert differ >= video // 2  # another box, another crop
+
+
 def test_prepare_refuses_val_split(tmp_path):
     from facemask.training.prepare import prepare
 

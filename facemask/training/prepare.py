@@ -8,7 +8,9 @@ padding, so crop tightness carries no label information:
   with no face found is skipped (``training.no_face = "skip"``) or cut around a fixed central box
   (``"center"``); the counts per class go into ``prepare_report.json``.
 * kaggle853 ``training.voc_split`` (train): faces cut from the ground-truth boxes. These are the
-  small, CCTV-like faces.
+  small, CCTV-like faces. With ``training.voc_video_boxes`` each face is also cut at the YuNet box
+  a video would give it (named ``..._v``), so the classifier sees masked faces as video shows
+  them: YuNet's box of a masked face often stops at the mask's top edge.
 * ``training.video_labels`` (optional): hand-labelled faces of video clips, re-cut from the clips
   in ``training.video_dirs`` at collect's YuNet video boxes (:mod:`facemask.training.video_crops`).
   ``mask`` / ``no_mask`` crops only (``not_face`` and ``unclear`` are counted, not written); the
@@ -37,6 +39,7 @@ from ..crops import face_crop, square_box
 from ..datasets import load_voc_dataset
 from ..detectors.yunet import YuNetConfig, YuNetDetector
 from ..errors import ConfigError, InputError
+from ..geometry import box_iou
 from ..types import Face
 from .data import LANDMARKS_FILE
 
@@ -139,23 +142,45 @@ def _mask_crops(src: Path, writer: _Writer, size: int, pad: float, holdout: floa
     return {label: dict(c) for label, c in stats.items()}
 
 
-def _voc_faces(src: Path, split_name: str, writer: _Writer, size: int, pad: float, holdout: float) -> dict:
+# training.voc_video_boxes: a YuNet video box this close to an annotated face is that face
+VIDEO_BOX_IOU = 0.4
+
+
+def _video_box_detector() -> YuNetDetector:
+    """YuNet as a video runs it (the shipped scales, no photo box changes): the boxes the
+    classifier is given on video."""
+    return YuNetDetector(YuNetConfig(box_correction="none", large_refine="none"))
+
+
+def _voc_faces(src: Path, split_name: str, writer: _Writer, size: int, pad: float, holdout: float,
+               video_boxes: bool = False) -> dict:
     if split_name == "val":
         raise ConfigError("training.voc_split must not be 'val': that split is kept for measuring only")
     if not (src / "splits" / f"{split_name}.txt").is_file():
         raise InputError(f"VOC split file {src / 'splits' / (split_name + '.txt')} not found (training.voc_dir)")
     counter: Counter = Counter()
+    detector = _video_box_detector() if video_boxes else None
     for item in load_voc_dataset(src, split_name):
         image = cv2.imread(str(item.image_path), cv2.IMREAD_COLOR)
         if image is None:
             raise InputError(f"cannot read image {item.image_path}")
         split = "validation" if in_holdout(item.image_path.name, holdout) else "train"
+        found = np.zeros((0, 4))
+        if detector is not None:
+            found = np.array([f.box for f in detector.detect(image)], np.float64).reshape(-1, 4)
+        iou = box_iou(np.asarray(item.boxes, np.float64).reshape(-1, 4), found)
         for i, (box, label) in enumerate(zip(item.boxes, item.labels)):
             if label not in DEFAULT_DIRS:
                 counter[f"unknown label {label}"] += 1
                 continue
             writer.write(split, label, f"voc_{item.image_path.stem}_{i}", face_crop(image, box, size, pad))
             counter[label] += 1
+            if len(found) and iou[i].max() >= VIDEO_BOX_IOU:
+                # the same face cut where video would cut it (on a masked face YuNet's box often
+                # stops at the mask's top edge: the mask sits low in the crop)
+                vbox = found[int(np.argmax(iou[i]))]
+                writer.write(split, label, f"voc_{item.image_path.stem}_{i}_v", face_crop(image, vbox, size, pad))
+                counter[f"{label} video box"] += 1
     return dict(counter)
 
 
@@ -202,7 +227,7 @@ def prepare(cfg: Config, log=print) -> Path:
         writer = _Writer(tmp, folder_of, SubjectFinder())
         pad = cfg.classifier.crop_pad
         log(f"cutting kaggle853 '{t.voc_split}' faces from {voc} ...")
-        voc_stats = _voc_faces(voc, t.voc_split, writer, t.store_size, pad, t.holdout_fraction)
+        voc_stats = _voc_faces(voc, t.voc_split, writer, t.store_size, pad, t.holdout_fraction, t.voc_video_boxes)
         log(f"finding the face in each mask_crops photo with YuNet ({mask_crops}) ...")
         mc_stats = _mask_crops(mask_crops, writer, t.store_size, pad, t.holdout_fraction, t.no_face)
         video_stats = None
