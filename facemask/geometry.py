@@ -55,6 +55,22 @@ def nms_faces(faces: list[Face], iou_threshold: float) -> list[Face]:
     return [faces[i] for i in keep]
 
 
+def greedy_pairs(iou: np.ndarray, scores, iou_threshold: float) -> list[tuple[int, int]]:
+    """Rows (by descending score, ties in order) each paired with the column they overlap most
+    among those not yet taken, when that is at least ``iou_threshold``: (row, column) pairs."""
+    taken = np.zeros(iou.shape[1], bool)
+    pairs = []
+    for i in np.argsort(-np.asarray(scores, np.float64), kind="stable"):
+        if not iou.shape[1]:
+            break
+        cand = np.where(taken, -1.0, iou[i])
+        j = int(np.argmax(cand))
+        if cand[j] >= iou_threshold:
+            taken[j] = True
+            pairs.append((int(i), j))
+    return pairs
+
+
 def tile_grid(width: int, height: int, cols: int, rows: int, overlap: float) -> list[Region]:
     """Overlapping tiles (x1, y1, x2, y2) covering the image; overlap is a fraction of a tile."""
     if cols < 1 or rows < 1:

@@ -26,7 +26,8 @@ from .types import Face, FrameResult
 
 def video_config(cfg: Config) -> Config:
     """The config a video pipeline runs with: YuNet's landmark box correction (and the opt-in
-    large-face refinement) are for photos only. On video it made more palms and fists near mouths look like masked faces (the stadium
+    large-face refinement) are for photos only. On video the correction made more palms and
+    fists near mouths look like masked faces (the stadium
     clip of tests/test_video_people.py: 18 of 250 decided people masked with it, 12 of 261
     without), and a tracked person is judged over many frames, where a box that stops at the
     top of the mask costs little."""

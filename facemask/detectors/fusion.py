@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..geometry import box_iou
+from ..geometry import box_iou, greedy_pairs
 from ..types import Face
 from .base import Detector, register
 from .configs import FusionConfig
@@ -38,15 +38,13 @@ def fuse(groups: list[list[Face]], iou_threshold: float) -> list[Face]:
     """Merge the faces of several detectors, earlier groups preferred (see the module docstring)."""
     kept: list[Face] = []
     for faces in groups:
-        n_before = len(kept)
-        taken = np.zeros(n_before, bool)  # each kept face absorbs at most one face per group
-        iou = box_iou(np.array([f.box for f in faces]), np.array([f.box for f in kept[:n_before]]))
+        before = kept[:]
+        iou = box_iou(np.array([f.box for f in faces]).reshape(-1, 4), np.array([f.box for f in before]).reshape(-1, 4))
+        # each kept face absorbs at most one face per group
+        pairs = dict(greedy_pairs(iou, [f.score for f in faces], iou_threshold))
         for i in np.argsort([-f.score for f in faces], kind="stable"):
-            cand = np.where(taken, -1.0, iou[i]) if n_before else np.zeros(0)
-            j = int(np.argmax(cand)) if len(cand) else -1
-            if j >= 0 and cand[j] >= iou_threshold:
-                _absorb(kept[j], faces[i])
-                taken[j] = True
+            if i in pairs:
+                _absorb(before[pairs[i]], faces[i])
             else:
                 kept.append(faces[i])
     return kept

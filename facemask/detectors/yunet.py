@@ -43,7 +43,7 @@ import cv2
 import numpy as np
 
 from ..errors import BackendUnavailable
-from ..geometry import box_iou, nms, nms_faces, search_regions
+from ..geometry import box_iou, greedy_pairs, nms, nms_faces, search_regions
 from ..models import resolve
 from ..runtimes import onnx
 from ..runtimes import openvino as ov_runtime
@@ -146,14 +146,8 @@ def refine_large(faces: list[Face], others: list[Face], iou_threshold: float) ->
     if not faces or not others:
         return []
     iou = box_iou(np.array([f.box for f in faces], np.float64), np.array([o.box for o in others], np.float64))
-    used = np.zeros(len(others), bool)
     refined = []
-    for i in np.argsort([-f.score for f in faces], kind="stable"):
-        cand = np.where(used, -1.0, iou[i])
-        j = int(np.argmax(cand))
-        if cand[j] < iou_threshold:
-            continue
-        used[j] = True
+    for i, j in greedy_pairs(iou, [f.score for f in faces], iou_threshold):
         f, o = faces[i], others[j]
         f.box = ((f.box.astype(np.float64) + o.box) / 2).astype(np.float32)
         f.score = max(f.score, o.score)
