@@ -55,6 +55,7 @@ class RunReport:
     frames_skipped: int = 0  # live: captured frames replaced by a newer one before processing
     failed: list[str] = field(default_factory=list)  # frames (images) that failed, with the reason
     elapsed_s: float = 0.0
+    waited_s: float = 0.0  # live: time the loop waited for a newer frame (the source's pace, not work)
     completed: bool = False  # the source ended (not stopped, not interrupted)
 
     @property
@@ -100,9 +101,12 @@ class LatestFrames:
 
     def __iter__(self) -> Iterator[Frame]:
         self._thread.start()
+        waited = 0.0
         while True:
             with self._cond:
+                t0 = time.perf_counter()
                 self._cond.wait_for(lambda: self._frame is not None or self._done or self._stop.is_set(), 0.5)
+                waited += time.perf_counter() - t0
                 if self._stop.is_set():
                     return
                 frame, self._frame = self._frame, None
@@ -112,6 +116,7 @@ class LatestFrames:
                             raise self._error
                         return
                     continue
+            frame.waited_s, waited = waited, 0.0
             yield frame
 
     def join(self, timeout: float = 5.0) -> None:
@@ -169,6 +174,7 @@ class Runner:
                     break
                 if not self.live:
                     rep.frames_read += 1
+                rep.waited_s += frame.waited_s
                 try:
                     self._step(frame)
                 except Exception as exc:

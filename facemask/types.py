@@ -128,6 +128,9 @@ class Frame:
     time_s: float
     wall_time: float = field(default_factory=time.time)
     name: str | None = None
+    # live: how long the loop waited for this frame after the previous one (nothing newer had
+    # been captured yet): time the camera had to spare, not processing time
+    waited_s: float = 0.0
 
     @property
     def width(self) -> int:

@@ -118,10 +118,14 @@ def live(cfg, video: Path, cameras: int, seconds: float, tmp: Path, watched: boo
             processed = info["frames_processed"] - info0["frames_processed"]
             captured = info["frames_captured"] - info0["frames_captured"]
             third = max(len(lag) // 3, 1)
+            waited = float(info.get("wait_s") or 0.0) - float(info0.get("wait_s") or 0.0)
             out.append({
                 "name": p.name, "threads": p.threads, "fps": processed / elapsed, "captured_fps": captured / elapsed,
                 "skipped_pct": 100.0 * (1 - processed / captured) if captured else 0.0,
                 "cpu_pct": 100.0 * (cpu_seconds(p.pid) - cpu0) / elapsed,
+                # the loop waiting for a newer frame (the source's pace): time the camera had to spare
+                "waited_pct": 100.0 * waited / elapsed,
+                "busy_fps": processed / max(elapsed - waited, 1e-6),
                 "lag_median_s": statistics.median(lag) if lag else None,
                 "lag_first_third_s": statistics.median(lag[:third]) if lag else None,
                 "lag_last_third_s": statistics.median(lag[-third:]) if lag else None,
@@ -145,7 +149,8 @@ def fmt_cam(c: dict) -> str:
         lag += "; lag median by minute " + " ".join(f"{v:.3f}" for v in c["lag_by_minute_s"]) + " s"
     per_cpu = c["fps"] / (c["cpu_pct"] / 100.0) if c["cpu_pct"] else 0.0
     return (f"{c['name']} ({c['threads']} inference threads): {c['fps']:.2f} fps processed of {c['captured_fps']:.1f} captured "
-            f"({c['skipped_pct']:.0f} % skipped), CPU {c['cpu_pct']:.0f} % ({per_cpu:.2f} frames per CPU second), {lag}")
+            f"({c['skipped_pct']:.0f} % skipped), waiting for a newer frame {c['waited_pct']:.0f} % of the time "
+            f"({c['busy_fps']:.2f} fps while not waiting), CPU {c['cpu_pct']:.0f} % ({per_cpu:.2f} frames per CPU second), {lag}")
 
 
 def main() -> int:
@@ -187,7 +192,8 @@ def main() -> int:
                 view = "watched" if watched else "not watched"
                 seen[view] = one[0]["fps"]
                 print(f"live, one camera, {view}: " + fmt_cam(one[0]), flush=True)
-                ratios.append(f"one camera {view} / batch {one[0]['fps'] / fps:.2f}")
+                ratios.append(f"one camera {view} / batch {one[0]['fps'] / fps:.2f} "
+                              f"(while not waiting {one[0]['busy_fps'] / fps:.2f})")
             if len(seen) == 2:
                 ratios.append(f"watched / not watched {seen['watched'] / seen['not watched']:.2f}")
         if args.cameras in ("2", "both"):

@@ -15,7 +15,9 @@ from facemask.pipeline import FramePipeline
 from facemask.run import Runner
 from facemask.types import Event, EventIds, EventKind, Frame, FrameResult
 from facemask.video import VideoSession
+from facemask.io.sinks.publish import PublishSink
 from tests.conftest import VIDEOS
+from tests.test_publish import Collect
 from tests.test_tracking import ScriptedClassifier, cfg, face
 
 VTEST = VIDEOS / "vtest_480x360.avi"
@@ -272,30 +274,35 @@ def test_a_looping_file_rewinds_and_time_keeps_increasing():
     assert np.array_equal(frames[n].image, frames[0].image)  # the same picture again, not a reopen
 
 
+class Sleepy:
+    """A session that takes ``seconds`` per frame."""
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        self.times: list[float] = []
+        self.waited: list[float] = []
+
+    def process(self, frame):
+        self.times.append(frame.time_s)
+        self.waited.append(frame.waited_s)
+        time.sleep(self.seconds)
+        return FrameResult(width=frame.width, height=frame.height)
+
+    def draw(self, image, result):
+        return image
+
+    def pop_events(self):
+        return []
+
+    def finish(self):
+        pass
+
+
 def test_live_runner_skips_to_the_newest_frame_and_knows_the_time():
     """A real-time file processed by a slow session: frames are skipped, not queued, and the
     timestamps of the processed ones carry the skipped time."""
-
-    class Slow:
-        def __init__(self):
-            self.times = []
-
-        def process(self, frame):
-            self.times.append(frame.time_s)
-            time.sleep(0.25)  # 4 frames a second against a 10 fps source: behind
-            return FrameResult(width=frame.width, height=frame.height)
-
-        def draw(self, image, result):
-            return image
-
-        def pop_events(self):
-            return []
-
-        def finish(self):
-            pass
-
     source = VideoFileSource(VTEST, realtime=True)
-    slow = Slow()
+    slow = Sleepy(0.25)  # 4 frames a second against a 10 fps source: behind
     stop = threading.Event()
     timer = threading.Timer(2.0, stop.set)
     timer.start()
@@ -304,3 +311,28 @@ def test_live_runner_skips_to_the_newest_frame_and_knows_the_time():
     assert rep.frames_read > rep.frames_processed and rep.frames_skipped > 0
     gaps = np.diff(slow.times)
     assert (gaps > 1.5 / source.info.fps).mean() > 0.5  # most processed frames skipped some
+
+
+@pytest.mark.parametrize("seconds", [0.25, 0.02])
+def test_a_live_loop_knows_the_time_it_waited_for_frames(seconds):
+    """The time spent waiting for a newer frame is the camera's spare time: a session faster
+    than the source (20 ms against a 10 fps file) waits most of the time and skips nothing; one
+    slower than it (250 ms) never waits. It is in each frame (``waited_s``) and the report."""
+    source = VideoFileSource(VTEST, realtime=True)
+    session = Sleepy(seconds)
+    stop = threading.Event()
+    timer = threading.Timer(2.0, stop.set)
+    timer.start()
+    channel = Collect()
+    publish = PublishSink(channel, session, run="r", stats_every_s=3600.0)  # type: ignore[arg-type]
+    rep = Runner(source, session, [publish], live=True, stop=stop).run()
+    source.close()
+    assert rep.waited_s == pytest.approx(sum(session.waited))
+    share = rep.waited_s / rep.elapsed_s
+    stats = channel.stats_sent[-1]  # what /api/stats shows: the time waited, and the share busy
+    assert stats["wait_s"] == pytest.approx(rep.waited_s, abs=1e-3)
+    if seconds > 0.1:
+        assert share < 0.1 and rep.frames_skipped > 0 and stats["busy_pct"] > 90
+    else:
+        assert share > 0.5 and rep.frames_skipped <= 2 and stats["busy_pct"] < 50
+        assert np.median(session.waited[1:]) > 0.05  # ~80 ms of every 100 ms frame period

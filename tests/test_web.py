@@ -141,6 +141,8 @@ def test_api_stats_events_history_health_metrics(live_app):
     assert 'facemask_camera_up{camera="door"} 1.0' in text and 'facemask_camera_up{camera="lobby"} 0.0' in text
     for name in ("facemask_capture_fps", "facemask_process_fps", 'facemask_people_total{camera="door",decision="masked"}'):
         assert name in text
+    busy = re.search(r'facemask_busy_ratio\{camera="door"\} (\S+)', text)  # a share of the time, when running
+    assert busy and 0.0 <= float(busy.group(1)) <= 1.0
     detect = re.search(r'facemask_stage_seconds_count\{camera="door",stage="detect"\} (\S+)', text)
     classify = re.search(r'facemask_stage_seconds_count\{camera="door",stage="classify"\} (\S+)', text)
     assert detect and float(detect.group(1)) > 0 and classify and float(classify.group(1)) > 0

@@ -406,6 +406,9 @@ class CameraProcess:
             "restarts": self.restarts,
             "capture_fps": s.get("capture_fps", 0.0) if live else 0.0,
             "process_fps": s.get("process_fps", 0.0) if live else 0.0,
+            # % of the time processing (not waiting for a newer frame): under 100, the camera keeps up
+            "busy_pct": s.get("busy_pct") if live else None,
+            "wait_s": s.get("wait_s", 0.0),  # of this run of the camera process
             **cumulative,
             "frames_streamed": self.jpeg.peek()[0],
             "viewers": self.viewers,

@@ -28,6 +28,8 @@ class _Collector:
         state = GaugeMetricFamily("facemask_camera_state", "1 for the camera's current state", labels=["camera", "state"])
         cap = GaugeMetricFamily("facemask_capture_fps", "frames read from the source per second", labels=["camera"])
         proc = GaugeMetricFamily("facemask_process_fps", "frames processed per second", labels=["camera"])
+        busy = GaugeMetricFamily("facemask_busy_ratio", "share of the time processing, not waiting for a newer frame "
+                                 "(under 1: the camera keeps up with its source)", labels=["camera"])
         lag = GaugeMetricFamily("facemask_lag_seconds", "capture to the page, of the frame shown", labels=["camera"])
         # cumulative (it only grows): a counter, exposed as facemask_people_total
         people = CounterMetricFamily("facemask_people", "people counted since the database was created, by decision",
@@ -48,6 +50,8 @@ class _Collector:
                 state.add_metric([cam.name, s], 1.0 if info["state"] == s else 0.0)
             cap.add_metric(name, info["capture_fps"])
             proc.add_metric(name, info["process_fps"])
+            if info.get("busy_pct") is not None:
+                busy.add_metric(name, info["busy_pct"] / 100.0)
             if info.get("lag_s") is not None:
                 lag.add_metric(name, info["lag_s"])
             faces.add_metric(name, info["in_view"]["faces"])
@@ -60,7 +64,7 @@ class _Collector:
                 people.add_metric([cam.name, decision], counters[decision])
             if counters["pct_masked"] is not None:
                 pct.add_metric(name, counters["pct_masked"] / 100.0)
-        out = [up, state, cap, proc, lag, people, pct, faces, frames, skipped, reconnects, restarts]
+        out = [up, state, cap, proc, busy, lag, people, pct, faces, frames, skipped, reconnects, restarts]
         if self.store is not None:
             s = self.store.info()
             store_up = GaugeMetricFamily("facemask_store_up", "1 while the database is written normally")

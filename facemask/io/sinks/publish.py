@@ -140,6 +140,9 @@ class PublishSink(SinkBase):
         self.process_rate, self.capture_rate = Rate(), Rate()
         self.frames_processed = 0
         self.frames_captured = 0  # frames of this source (frame.index + 1 of the newest)
+        # time the loop waited for frames (nothing newer captured yet): a camera with time to spare
+        self.wait_s = 0.0
+        self._window = (time.monotonic(), 0.0)  # (start, wait_s then) of the busy_pct window
         self.process_error = ""
         self.shown_capture_time: float | None = None
         self._in_view = {"faces": 0, "masked": 0, "unmasked": 0}
@@ -156,6 +159,7 @@ class PublishSink(SinkBase):
             self.capture_rate.tick(now)
         self._last_index = frame.index
         self.frames_captured = frame.index + 1
+        self.wait_s += frame.waited_s
         self.process_error = ""
         faces = [f for f in result.faces if f.label != UNKNOWN and not f.skip_reason]
         masked = sum(f.label == MASK for f in faces)
@@ -189,12 +193,16 @@ class PublishSink(SinkBase):
         counters = {k: int(summary.get(k) or 0) for k in ("people", "masked", "unmasked", "mask_incorrect", "undecided")} \
             if summary else None
         timings, self._timings = self._timings, {}
+        # share of the time since the last statistics spent processing, not waiting for a frame
+        (t0, wait0), self._window = self._window, (now, self.wait_s)
+        busy = None if now - t0 <= 0 else round(100.0 * max(0.0, 1.0 - (self.wait_s - wait0) / (now - t0)), 1)
         self.channel.stats({
             "run": self.run, "time": time.time(), "counters": counters, "in_view": dict(self._in_view),
             "latency_ms": {k: v[-1] for k, v in timings.items() if v}, "timings_ms": timings,
             "frames_processed": self.frames_processed, "frames_captured": self.frames_captured,
             "frames_skipped": max(self.frames_captured - self.frames_processed, 0),
             "capture_fps": round(self.capture_rate.value(now), 2), "process_fps": round(self.process_rate.value(now), 2),
+            "wait_s": round(self.wait_s, 3), "busy_pct": busy,
             "shown_capture_time": self.shown_capture_time, "process_error": self.process_error,
             "jpeg_encoded": self.encoder.encoded, "jpeg_dropped": self.encoder.replaced,
             **(self.extra() if self.extra is not None else {}),
