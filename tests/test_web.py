@@ -63,6 +63,7 @@ def test_page_shows_live_video_counters_and_errors(live_app, tmp_path):
         assert page.inner_text(f"{door} .state") == "LIVE"
         assert int(page.inner_text(f'{door} [data-key="people"]')) > 0
         assert float(page.inner_text(f'{door} [data-key="process_fps"]')) > 0
+        assert 0 <= int(page.inner_text(f'{door} [data-key="busy"]')) <= 100  # busy_pct, once stats came
         lobby = '.camera[data-camera="lobby"]'
         page.wait_for_function(f"document.querySelector('{lobby} .message').textContent.includes('no such file')")
         assert page.inner_text(f"{lobby} .state") == "ERROR"

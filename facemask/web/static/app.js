@@ -61,6 +61,7 @@ function renderCamera(cam, color) {
   setText($('[data-key="pct_masked"]', root), pctText(c.pct_masked));
   setText($('[data-key="capture_fps"]', root), fpsText(cam.capture_fps));
   setText($('[data-key="process_fps"]', root), fpsText(cam.process_fps));
+  setText($('[data-key="busy"]', root), fmt(cam.busy_pct, 0));
   setText($('[data-key="detect"]', root), fmt(cam.latency_ms.detect, 0));
   setText($('[data-key="classify"]', root), fmt(cam.latency_ms.classify, 0));
   const v = cam.in_view;
