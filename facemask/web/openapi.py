@@ -41,6 +41,7 @@ def openapi_document(version: str = "1") -> dict[str, Any]:
         "security": [{"bearer": []}, {}],
         "paths": {
             "/api/stats": _get("Counters now", "Totals over all cameras and, per camera, its state, frame rates, "
+                               "busy_pct (the share of time processing rather than waiting for a newer frame), "
                                "latencies, faces in view and people counters (cumulative since the database was "
                                "created).", schema={"type": "object", "properties": {
                                    "time": {"type": "number"}, "totals": {"$ref": "#/components/schemas/Counters"},
