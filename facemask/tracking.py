@@ -79,6 +79,11 @@ DISTANCES = {"iou": iou_distance, "euclidean": size_normalized_distance}
 
 PATCH = 16  # side of the grey patch compared for the static-face test
 REJOIN_SIZE_RATIO = 2.0  # tracker.rejoin_frames: a new face this much larger or smaller is someone else
+# ... and a new track seen at the same time as a confirmed one may still continue it when its box
+# stayed within this many face sizes of that track's face and the two were never both classified
+# on one frame: a second, unsure box on the same person (a hand on the cheek, the face blurred by
+# a pan) that takes the face over when the track loses it, not a second face.
+REJOIN_BESIDE = 0.75
 
 
 def look(image: np.ndarray, box: np.ndarray) -> np.ndarray | None:
@@ -93,6 +98,22 @@ def look(image: np.ndarray, box: np.ndarray) -> np.ndarray | None:
     grey = cv2.cvtColor(region, cv2.COLOR_BGR2GRAY) if region.ndim == 3 else region
     grey = grey.astype(np.float32)
     return grey - grey.mean()
+
+
+def _note_beside(seen: list["Track"]) -> None:
+    """Tracks detected on one frame: each one without an id yet notes, for each confirmed one, how
+    far apart their faces are (in face sizes of the larger; the most over the frames), and whether
+    both faces were classified on this frame (two faces judged at once are two people)."""
+    confirmed = [(t.id, t.face) for t in seen if t.id is not None and t.face is not None]
+    for new in seen:
+        if new.id is not None or new.face is None:
+            continue
+        for tid, face in confirmed:
+            size = max(face.width, face.height, new.face.width, new.face.height, 1.0)
+            d = float(np.hypot(*(np.asarray(face.center) - np.asarray(new.face.center)))) / size
+            new.beside[tid] = max(new.beside.get(tid, 0.0), d)
+            if face.mask_prob is not None and new.face.mask_prob is not None:
+                new.judged_with.add(tid)
 
 
 @dataclass(eq=False)
@@ -121,6 +142,10 @@ class Track:
     merged: int = 0  # broken-off tracks re-identified as this one
     first_center: np.ndarray | None = None  # centre and size of the first detected box (rejoining)
     first_size: float = 0.0
+    # before it got an id: the confirmed tracks detected with it, how far (face sizes, the most),
+    # and those classified on a frame it was classified on too (see _note_beside)
+    beside: dict[int, float] = field(default_factory=dict)
+    judged_with: set[int] = field(default_factory=set)
 
     @property
     def span(self) -> int:
@@ -379,6 +404,8 @@ class FaceTracker:
             if track.id is not None and track.face is not None and track.last_seen == frame:
                 track.face.track_id = track.id
             alive[obj] = track
+        if self._rejoin and faces is not None:
+            _note_beside([t for t in alive.values() if t.last_seen == frame])
         for obj in confirming:
             track = alive[obj]
             old = self._rejoin_target(track, alive) if self._rejoin else None
@@ -436,7 +463,8 @@ class FaceTracker:
         rejoin_frames ticks before, within rejoin_max_jump face sizes of where ``new`` started and
         of a similar size (a factor of REJOIN_SIZE_RATIO); and the only confirmed track, lost or
         live, whose last detected face is that near: where two people could claim the face (a
-        crowd), nothing is joined."""
+        crowd), nothing is joined. A track seen while ``new`` was is joined only when ``new`` was a
+        second box on its face (REJOIN_BESIDE)."""
         if new.first_center is None:
             return None
         cfg = self.cfg
@@ -452,8 +480,11 @@ class FaceTracker:
         if len(near) != 1:
             return None
         old = near[0][1]
-        if not old.last_seen < new.first_frame <= old.last_seen + cfg.rejoin_frames:
-            return None  # seen together (two people), or too long ago
+        if new.first_frame > old.last_seen + cfg.rejoin_frames:
+            return None  # too long ago
+        if new.first_frame <= old.last_seen and not (
+                old.id is not None and new.beside.get(old.id, np.inf) <= REJOIN_BESIDE and old.id not in new.judged_with):
+            return None  # seen together: two people (unless ``new`` was a second box on ``old``'s face)
         ratio = max(new.first_size, 1.0) / max(old.mean_size, 1.0)
         if not 1 / REJOIN_SIZE_RATIO <= ratio <= REJOIN_SIZE_RATIO:
             return None

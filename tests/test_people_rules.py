@@ -234,6 +234,22 @@ def test_no_rejoin_with_a_face_seen_at_the_same_time():
     assert stats.counters()["people"] == 2 and tr.rejoined == 0
 
 
+def test_a_second_unsure_box_on_a_face_that_takes_it_over_continues_the_track():
+    """A second box beside a face (half a face away, never classified while the face is: a hand
+    on the cheek) takes the face over when the first track loses it: one person. The same boxes
+    both classified on one frame are two faces: two people (the test above)."""
+    frames = [[face(20 + i, 60, prob=0.95)] if i < 30 else [] for i in range(70)]
+    for i in range(25, 70):
+        frames[i] = frames[i] + [face(60 + (i - 25), 60, prob=None if i < 30 else 0.95)]
+    tr, stats = run(parse_config({"tracker": REJOIN}), frames, nobody)
+    assert stats.counters()["people"] == 1 and tr.rejoined >= 1
+    # ... but not from farther than REJOIN_BESIDE face sizes (30 px faces, 45 px apart)
+    for i in range(25, 70):
+        frames[i][-1] = face(90 + (i - 25), 60, prob=None if i < 30 else 0.95)
+    tr, stats = run(parse_config({"tracker": REJOIN}), frames, nobody)
+    assert stats.counters()["people"] == 2 and tr.rejoined == 0
+
+
 # ---------------------------------------------------------------- whole faces
 
 def test_whole_face_rule_on_synthetic_boxes():
