@@ -101,19 +101,34 @@ def look(image: np.ndarray, box: np.ndarray) -> np.ndarray | None:
 
 
 def _note_beside(seen: list["Track"]) -> None:
-    """Tracks detected on one frame: each one without an id yet notes, for each confirmed one, how
-    far apart their faces are (in face sizes of the larger; the most over the frames), and whether
-    both faces were classified on this frame (two faces judged at once are two people)."""
+    """Tracks detected on one frame: each one without an id yet notes the confirmed ones whose
+    face is within REJOIN_BESIDE face sizes of its own (the farthest they were seen apart; inf
+    once seen farther apart, up to a few face sizes) and whether both faces were classified on
+    this frame (two faces judged at once are two people). Vectorised: a crowd has hundreds of
+    confirmed faces a frame."""
+    new = [t for t in seen if t.id is None and t.face is not None]
     confirmed = [(t.id, t.face) for t in seen if t.id is not None and t.face is not None]
-    for new in seen:
-        if new.id is not None or new.face is None:
-            continue
-        for tid, face in confirmed:
-            size = max(face.width, face.height, new.face.width, new.face.height, 1.0)
-            d = float(np.hypot(*(np.asarray(face.center) - np.asarray(new.face.center)))) / size
-            new.beside[tid] = max(new.beside.get(tid, 0.0), d)
-            if face.mask_prob is not None and new.face.mask_prob is not None:
-                new.judged_with.add(tid)
+    if not new or not confirmed:
+        return
+    index = {tid: k for k, (tid, _) in enumerate(confirmed)}
+    centers = np.array([f.center for _, f in confirmed], np.float64)
+    sizes = np.array([max(f.width, f.height) for _, f in confirmed], np.float64)
+    judged = np.array([f.mask_prob is not None for _, f in confirmed])
+    for track in new:
+        face = track.face
+        assert face is not None
+        dist = np.hypot(*(centers - np.asarray(face.center, np.float64)).T) / np.maximum(
+            sizes, max(face.width, face.height, 1.0))
+        for tid in track.beside:  # seen near before, far now: someone else
+            if tid in index and dist[index[tid]] > REJOIN_BESIDE:
+                track.beside[tid] = np.inf
+        for k in np.nonzero((dist > REJOIN_BESIDE) & (dist <= 4.0))[0]:  # far now, near later: someone else
+            track.beside[confirmed[k][0]] = np.inf
+        for k in np.nonzero(dist <= REJOIN_BESIDE)[0]:
+            tid, _ = confirmed[k]
+            track.beside[tid] = max(track.beside.get(tid, 0.0), float(dist[k]))
+            if judged[k] and face.mask_prob is not None:
+                track.judged_with.add(tid)
 
 
 @dataclass(eq=False)
@@ -142,7 +157,7 @@ class Track:
     merged: int = 0  # broken-off tracks re-identified as this one
     first_center: np.ndarray | None = None  # centre and size of the first detected box (rejoining)
     first_size: float = 0.0
-    # before it got an id: the confirmed tracks detected with it, how far (face sizes, the most),
+    # before it got an id: the confirmed tracks seen near it, how far apart (face sizes, the most),
     # and those classified on a frame it was classified on too (see _note_beside)
     beside: dict[int, float] = field(default_factory=dict)
     judged_with: set[int] = field(default_factory=set)
