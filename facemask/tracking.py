@@ -423,12 +423,14 @@ class FaceTracker:
             _note_beside([t for t in alive.values() if t.last_seen == frame])
         for obj in confirming:
             track = alive[obj]
-            old = self._rejoin_target(track, alive) if self._rejoin else None
+            old = self._rejoin_target(track, alive, lost) if self._rejoin else None
             if old is not None:
                 # the new track continues the broken one: same id, one ballot box; the old
-                # norfair object (coasting off where the face is not) is dropped
-                dropped = {id(o) for o, t in alive.items() if t is old}
+                # norfair object (coasting off where the face is not, or dead and kept for
+                # re-identification) is dropped
+                dropped = {id(o) for o, t in [*alive.items(), *lost.items()] if t is old}
                 alive = {o: t for o, t in alive.items() if id(o) not in dropped}
+                lost = {o: t for o, t in lost.items() if id(o) not in dropped}
                 self._norfair.tracked_objects = [o for o in self._norfair.tracked_objects if id(o) not in dropped]
                 self._held = [t for t in self._held if t is not old]
                 old.absorb(track)
@@ -446,7 +448,7 @@ class FaceTracker:
         living = {id(t) for t in alive.values()}
         ended = [t for obj, t in self._tracks.items()
                  if obj not in alive and obj not in lost and id(t) not in merged_away and id(t) not in living]
-        ended += [t for obj, t in self._lost.items() if obj not in alive and obj not in lost]
+        ended += [t for obj, t in self._lost.items() if obj not in alive and obj not in lost and id(t) not in living]
         if self._rejoin:
             # a confirmed, moving track that broke off waits rejoin_frames (plus the time a new
             # track takes to be confirmed) for a new track to continue it before it ends
@@ -472,7 +474,7 @@ class FaceTracker:
         self._tracks, self._lost, self._held = {}, {}, []
         return ended
 
-    def _rejoin_target(self, new: Track, alive: dict) -> Track | None:
+    def _rejoin_target(self, new: Track, alive: dict, lost: dict | None = None) -> Track | None:
         """The broken track that ``new`` (about to be confirmed) continues, if any
         (``tracker.rejoin_frames``): a confirmed track last detected before ``new`` started, at most
         rejoin_frames ticks before, within rejoin_max_jump face sizes of where ``new`` started and
@@ -484,7 +486,9 @@ class FaceTracker:
             return None
         cfg = self.cfg
         near: list[tuple[float, Track]] = []
-        others = [t for t in alive.values() if t.id is not None] + self._held
+        # lost: dead tracks kept for re-identification (tracker.reid_hit_counter_max) are broken
+        # tracks too
+        others = [t for t in alive.values() if t.id is not None] + self._held + list((lost or {}).values())
         for old in others:
             if old is new or old.face is None or not old.detections:
                 continue

@@ -11,9 +11,10 @@ import json
 
 import pytest
 
+from facemask.config import load_config
 from facemask.io.sources import VideoFileSource
 from facemask.video import VideoSession
-from tests.conftest import SHARED, VIDEOS
+from tests.conftest import REPO, SHARED, VIDEOS
 
 PAINTING = (412, 78, 560, 270)  # the framed painting on the wall (a masked face in it), pixels
 
@@ -106,8 +107,13 @@ def test_stadium_hands_near_mouths_are_rarely_decided_masked(x86_config):
 # lost for about a second; the Kalman estimate of the lost track coasts off (its box drifts away
 # and shrinks to nothing), so when the face is found again it starts a new track: without
 # tracker.rejoin_frames he is counted twice. Hand count: 1 person (shared data/video_people).
-def test_a_person_whose_face_is_lost_for_a_moment_is_counted_once(x86_config):
+# With re-identification on too (tracker.reid_*), the lost track is kept for it as a dead norfair
+# object: rejoining must still find it (it once did not, and he was counted twice).
+@pytest.mark.parametrize("reid", [False, True], ids=["rejoin", "rejoin_and_reid"])
+def test_a_person_whose_face_is_lost_for_a_moment_is_counted_once(x86_config, reid):
     assert x86_config.tracker.rejoin_frames > 0
+    if reid:
+        x86_config = load_config(REPO / "configs" / "config-x86.json", ["tracker.reid_hit_counter_max=90"])
     session, _ = run_session(x86_config, SHARED / "data" / "video_people" / "omullan_test4.avi")
     rows = [r for r in session.stats.ended_rows if r["status"] == "person"]
     assert session.stats.counters()["people"] == len(rows) == 1, list(session.stats.ended_rows)
