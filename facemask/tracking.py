@@ -84,6 +84,7 @@ REJOIN_SIZE_RATIO = 2.0  # tracker.rejoin_frames: a new face this much larger or
 # on one frame: a second, unsure box on the same person (a hand on the cheek, the face blurred by
 # a pan) that takes the face over when the track loses it, not a second face.
 REJOIN_BESIDE = 0.75
+BESIDE_WATCH = 4.0  # ... faces farther apart than REJOIN_BESIDE and up to this are noted as apart
 
 
 def look(image: np.ndarray, box: np.ndarray) -> np.ndarray | None:
@@ -103,7 +104,7 @@ def look(image: np.ndarray, box: np.ndarray) -> np.ndarray | None:
 def _note_beside(seen: list["Track"]) -> None:
     """Tracks detected on one frame: each one without an id yet notes the confirmed ones whose
     face is within REJOIN_BESIDE face sizes of its own (the farthest they were seen apart; inf
-    once seen farther apart, up to a few face sizes) and whether both faces were classified on
+    once seen farther apart, up to BESIDE_WATCH face sizes) and whether both faces were classified on
     this frame (two faces judged at once are two people). Vectorised: a crowd has hundreds of
     confirmed faces a frame."""
     new = [t for t in seen if t.id is None and t.face is not None]
@@ -122,7 +123,7 @@ def _note_beside(seen: list["Track"]) -> None:
         for tid in track.beside:  # seen near before, far now: someone else
             if tid in index and dist[index[tid]] > REJOIN_BESIDE:
                 track.beside[tid] = np.inf
-        for k in np.nonzero((dist > REJOIN_BESIDE) & (dist <= 4.0))[0]:  # far now, near later: someone else
+        for k in np.nonzero((dist > REJOIN_BESIDE) & (dist <= BESIDE_WATCH))[0]:  # far now, near later: someone else
             track.beside[confirmed[k][0]] = np.inf
         for k in np.nonzero(dist <= REJOIN_BESIDE)[0]:
             tid, _ = confirmed[k]
@@ -474,7 +475,7 @@ class FaceTracker:
         self._tracks, self._lost, self._held = {}, {}, []
         return ended
 
-    def _rejoin_target(self, new: Track, alive: dict, lost: dict | None = None) -> Track | None:
+    def _rejoin_target(self, new: Track, alive: dict, lost: dict) -> Track | None:
         """The broken track that ``new`` (about to be confirmed) continues, if any
         (``tracker.rejoin_frames``): a confirmed track last detected before ``new`` started, at most
         rejoin_frames ticks before, within rejoin_max_jump face sizes of where ``new`` started and
@@ -488,7 +489,7 @@ class FaceTracker:
         near: list[tuple[float, Track]] = []
         # lost: dead tracks kept for re-identification (tracker.reid_hit_counter_max) are broken
         # tracks too
-        others = [t for t in alive.values() if t.id is not None] + self._held + list((lost or {}).values())
+        others = [t for t in alive.values() if t.id is not None] + self._held + list(lost.values())
         for old in others:
             if old is new or old.face is None or not old.detections:
                 continue
