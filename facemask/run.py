@@ -21,13 +21,17 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Iterator, Protocol
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Protocol
 
 import numpy as np
 
 from .io.sinks.base import FrameOutput, Sink
 from .io.sources.base import SourceBase
 from .types import Event, Frame, FrameResult
+
+if TYPE_CHECKING:
+    from .config import Config
+    from .stats import PeopleStats
 
 log = logging.getLogger("facemask")
 
@@ -45,6 +49,22 @@ class Session(Protocol):
 
     def finish(self) -> None:
         """The source ended: end what is open (its events come from the next pop_events)."""
+        ...
+
+
+class CountingSession(Session, Protocol):
+    """A session that follows and counts people (:class:`facemask.video.VideoSession`): what
+    the operator sinks read besides frames and events (the web stream, MQTT, line crossings)."""
+
+    cfg: Config
+    stats: PeopleStats
+
+    def summary(self) -> dict:
+        """People-level counters (empty when tracking is off)."""
+        ...
+
+    def line_counts(self) -> dict | None:
+        """Crossings of the counting line; None without one."""
         ...
 
 
@@ -240,9 +260,7 @@ class ImageSession:
         from .annotate import draw_result
         from .privacy import hide_faces
 
-        cfg = getattr(self.pipeline, "cfg", None)
-        if cfg is not None:
-            hide_faces(image, result.faces, cfg.privacy)  # before boxes and labels
+        hide_faces(image, result.faces, self.pipeline.cfg.privacy)  # before boxes and labels
         return draw_result(image, result, self.draw_landmarks)
 
     def pop_events(self) -> list[Event]:
@@ -253,5 +271,7 @@ class ImageSession:
 
 
 class FramePipelineLike(Protocol):
+    cfg: Config
+
     def process(self, frame: np.ndarray, *, image: str | None = None) -> FrameResult:
         ...

@@ -275,12 +275,21 @@ def test_a_looping_file_rewinds_and_time_keeps_increasing():
 
 
 class Sleepy:
-    """A session that takes ``seconds`` per frame."""
+    """A session that takes ``seconds`` per frame (and counts nobody)."""
 
     def __init__(self, seconds: float):
+        from facemask.config import parse_config
+
         self.seconds = seconds
         self.times: list[float] = []
         self.waited: list[float] = []
+        self.cfg = parse_config({})
+
+    def summary(self):
+        return {}
+
+    def line_counts(self):
+        return None
 
     def process(self, frame):
         self.times.append(frame.time_s)

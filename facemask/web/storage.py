@@ -158,6 +158,9 @@ class Store:
         except sqlite3.Error as exc:
             raise ConfigError(f"app.db_path {self.path}: cannot open the database ({exc})") from None
         self._read_lock = threading.Lock()
+        # the broker's runs table (facemask/broker/aggregate.py): its own connection, opened at first use
+        self._broker_db: sqlite3.Connection | None = None
+        self._broker_lock = threading.Lock()
         self._cond = threading.Condition()
         self._pending: collections.deque[tuple[str, tuple]] = collections.deque()
         self._busy = 0  # items the writer took from _pending and is writing
@@ -212,6 +215,10 @@ class Store:
         self._thread.join(timeout)
         with self._read_lock:
             self._reader_db.close()
+        with self._broker_lock:
+            if self._broker_db is not None:
+                self._broker_db.close()
+                self._broker_db = None
         if not self._thread.is_alive():
             self._writer_db.close()
         left = self.info()["pending"]
@@ -329,11 +336,11 @@ class Store:
     # are their sum), on a connection of their own. Events go through add_events (once per id).
 
     def _runs_db(self) -> sqlite3.Connection:
-        db = getattr(self, "_broker_db", None)
-        if db is None:
-            db = self._broker_db = _connect(self.path, 30.0)
-            self._broker_lock = threading.Lock()
-            db.executescript(_BROKER_SCHEMA)
+        with self._broker_lock:
+            db = self._broker_db
+            if db is None:
+                db = self._broker_db = _connect(self.path, 30.0)
+                db.executescript(_BROKER_SCHEMA)
         return db
 
     def add_events_idempotent(self, camera: str, events: list[dict[str, Any]], ts: float | None = None,

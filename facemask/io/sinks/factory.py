@@ -9,25 +9,25 @@ event's snapshot exists when MQTT and the alerts name it).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from ...config import Config
 from .base import FrameOutput, Sink, SinkBase
 
+if TYPE_CHECKING:
+    from ...run import CountingSession
 
-def session_counters(session: Any) -> dict:
+
+def session_counters(session: CountingSession) -> dict:
     """The camera's counters now: the session's people counters plus line crossings."""
-    stats = getattr(session, "stats", None)
-    counters = dict(stats.counters()) if stats is not None else {}
-    line = getattr(session, "line_counts", None)
-    if callable(line):
-        counts = line()
-        if counts is not None:
-            counters["line"] = counts
+    counters = dict(session.stats.counters())
+    counts = session.line_counts()
+    if counts is not None:
+        counters["line"] = counts
     return counters
 
 
-def camera_sinks(cfg: Config, camera: str, session: Any, db_path: str | Path | None = None,
+def camera_sinks(cfg: Config, camera: str, session: CountingSession, db_path: str | Path | None = None,
                  snapshots: bool = True, snapshot_dir: str | Path | None = None,
                  record_line: bool = True) -> list[Sink]:
     """The sinks of ``camera`` (a video session's camera name); ``db_path``: the SQLite file where
@@ -63,7 +63,7 @@ def camera_sinks(cfg: Config, camera: str, session: Any, db_path: str | Path | N
 class LineCountsSink(SinkBase):
     """Writes the camera's line crossings to SQLite when they change (for the page and the API)."""
 
-    def __init__(self, camera: str, session: Any, db_path: Path):
+    def __init__(self, camera: str, session: CountingSession, db_path: Path):
         from .records import Records
 
         self.camera, self.session = camera, session
@@ -71,7 +71,7 @@ class LineCountsSink(SinkBase):
         self._last: dict | None = None
 
     def _store(self) -> None:
-        counts = self.session.line_counts() if callable(getattr(self.session, "line_counts", None)) else None
+        counts = self.session.line_counts()
         if counts is not None and counts != self._last:
             self._last = counts
             self.records.put_line_counts(self.camera, counts)

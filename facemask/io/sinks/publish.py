@@ -28,13 +28,16 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
 from ... import imageops
 from ...types import MASK, UNKNOWN, Event
 from .base import FrameOutput, SinkBase
+
+if TYPE_CHECKING:
+    from ...run import CountingSession
 
 log = logging.getLogger("facemask")
 
@@ -124,11 +127,10 @@ class PublishSink(SinkBase):
     (its people counters go with the statistics); ``run`` names the session run, so the receiver
     can tell a new run's counters from the previous one's."""
 
-    def __init__(self, channel: Channel, session: Any, *, run: str, jpeg_quality: int = 90, stream_fps: float = 10.0,
+    def __init__(self, channel: Channel, session: CountingSession, *, run: str, jpeg_quality: int = 90, stream_fps: float = 10.0,
                  stats_every_s: float = 0.5, extra: Callable[[], dict[str, Any]] | None = None, max_side: int = 0,
                  watched: Callable[[], bool] | None = None, idle_jpeg_s: float = 2.0):
-        cfg = getattr(session, "cfg", None)
-        self._images = cfg is None or cfg.privacy.store_images
+        self._images = session.cfg.privacy.store_images
         self.channel, self.session, self.run = channel, session, run
         self.jpeg_period = 1.0 / stream_fps if stream_fps > 0 else 0.0
         self.watched = watched  # None: always watched (every stream_fps-th picture is encoded)
@@ -189,7 +191,7 @@ class PublishSink(SinkBase):
     def send_stats(self, now: float | None = None) -> None:
         now = time.monotonic() if now is None else now
         self._last_stats = now
-        summary = self.session.summary() if hasattr(self.session, "summary") else {}
+        summary = self.session.summary()
         counters = {k: int(summary.get(k) or 0) for k in ("people", "masked", "unmasked", "mask_incorrect", "undecided")} \
             if summary else None
         timings, self._timings = self._timings, {}
