@@ -347,16 +347,19 @@ class FaceTracker:
         """The tick of a timestamp (see the module docstring)."""
         return int(round(time_s * self.fps))
 
-    def update(self, time_s: float, faces: list[Face] | None, image: np.ndarray | None = None) -> TrackerStep:
+    def update(self, time_s: float, faces: list[Face] | None, image: np.ndarray | None = None,
+               cut: bool = False) -> TrackerStep:
         """Advance to the frame at ``time_s`` (seconds of stream time). ``faces`` are this
         frame's detections (classified or not), or None when the detector did not run on this
         frame; ``image`` (BGR) is the frame, for the static-face test. Ticks skipped since the
         previous frame (a live source that fell behind) are stepped through without detections,
         so the Kalman filter predicts over the real time and the hit counters age by it. The
-        image also serves the scene-cut test and re-identification."""
+        image also serves the scene-cut test and re-identification. ``cut``: the footage jumps
+        here (:attr:`facemask.types.Frame.cut`): every track ends, as at a detected scene cut."""
         frame = self.tick(time_s)
         cut_ended: list[Track] = []
-        if self._cuts is not None and image is not None and self._cuts.update(image):
+        detected_cut = self._cuts is not None and image is not None and self._cuts.update(image)
+        if cut or detected_cut:
             cut_ended = self._scene_cut(frame)
         if self._tick is not None and frame > self._tick + 1:
             gap = min(frame - self._tick - 1, self.cfg.hit_counter_max + 1)

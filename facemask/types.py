@@ -131,6 +131,9 @@ class Frame:
     # live: how long the loop waited for this frame after the previous one (nothing newer had
     # been captured yet): time the camera had to spare, not processing time
     waited_s: float = 0.0
+    # the footage jumps here (a looped file rewound to its start): whoever was in view before is
+    # not who is in view now, so every track ends, as at a scene cut
+    cut: bool = False
 
     @property
     def width(self) -> int:

@@ -99,6 +99,8 @@ class VideoSession:
                 raise TypeError("process(image) needs the frame index")
             frame = Frame(image=frame, index=index, time_s=index / self.fps, wall_time=0.0)
         image, time_s, index = frame.image, frame.time_s, frame.index
+        if frame.cut:
+            self._last_full = None  # the tracks end here: look at the whole new picture at once
         self.frames += 1
         self._since_full += 1
         self._last_time = time_s
@@ -123,11 +125,11 @@ class VideoSession:
                                              min_score=self.min_score, zones=zones)
         t0 = time.perf_counter()
         if detected is None:
-            step = self.tracker.update(time_s, None)
+            step = self.tracker.update(time_s, None, cut=frame.cut)
             h, w = image.shape[:2]
             result = FrameResult(width=w, height=h, faces=[], frame=index, time_s=time_s)
         else:
-            step = self.tracker.update(time_s, detected.faces, image)
+            step = self.tracker.update(time_s, detected.faces, image, cut=frame.cut)
             result = detected
             result.faces = step.shown
         result.faces = result.faces + self.tracker.carried_faces(time_s)

@@ -272,6 +272,36 @@ def test_a_looping_file_rewinds_and_time_keeps_increasing():
     times = [f.time_s for f in frames]
     assert times == sorted(times) and frames[-1].index == n + 9
     assert np.array_equal(frames[n].image, frames[0].image)  # the same picture again, not a reopen
+    assert [f.index for f in frames if f.cut] == [n]  # the rewind is a jump in the footage
+
+
+def test_the_people_of_a_looped_file_are_counted_again_on_each_loop(x86_config, tmp_path):
+    """After a rewind whoever is in view is a new person (the footage jumped, as at a scene cut):
+    the last 8 s of the 4-people clip (all four masked, standing where they stand at its end),
+    looped, give twice the people of one pass, not one pass's tracks carried over the jump."""
+    import cv2
+
+    clip = tmp_path / "end.avi"
+    cap = cv2.VideoCapture(str(VIDEOS / "mask_putting_on_4people_diazoniclabs.mp4"))
+    cap.set(cv2.CAP_PROP_POS_FRAMES, 220)
+    ok, image = cap.read()
+    out = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"MJPG"), 25.0, (image.shape[1], image.shape[0]))
+    while ok:
+        out.write(image)
+        ok, image = cap.read()
+    out.release()
+    cap.release()
+    counts = {}
+    for loops in (1, 2):
+        with VideoFileSource(clip, loop=loops > 1) as source:
+            n = source.info.frames
+            session = VideoSession(x86_config, source.info.fps)
+            Runner(source, session, [], max_frames=n * loops).run()
+        session.finish()
+        counts[loops] = session.summary()
+        assert session.tracker is not None and session.tracker.scene_cuts == ([n] if loops > 1 else [])
+    assert counts[1]["people"] == 4 and counts[1]["masked"] == 4
+    assert counts[2]["people"] == 8 and counts[2]["masked"] == 8, counts
 
 
 class Sleepy:

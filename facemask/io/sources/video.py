@@ -88,10 +88,11 @@ class VideoFileSource(SourceBase):
         self._stop = threading.Event()
         self._decoder: tuple[threading.Thread, threading.Event] | None = None
 
-    def _read(self) -> np.ndarray | None:
+    def _read(self) -> tuple[np.ndarray, bool] | None:
+        """The next frame, and whether the file was rewound to get it."""
         ok, frame = self.cap.read()
         if ok and frame is not None:
-            return frame
+            return frame, False
         if not self.loop or self._stop.is_set():
             return None
         # Rewind instead of reopening: a loop is not a reconnect, and costs no open.
@@ -101,19 +102,19 @@ class VideoFileSource(SourceBase):
         if not ok or frame is None:
             return None
         self.loops += 1
-        return frame
+        return frame, True
 
-    def _frames(self) -> Iterator[np.ndarray]:
+    def _frames(self) -> Iterator[tuple[np.ndarray, bool]]:
         if self._first is not None:
             first, self._first = self._first, None
-            yield first
-        while (frame := self._read()) is not None:
-            yield frame
+            yield first, False
+        while (item := self._read()) is not None:
+            yield item
 
     def __iter__(self) -> Iterator[Frame]:
         images = self._ahead() if self.ahead and not self.realtime else self._frames()
         period, start = 1.0 / self.info.fps, time.monotonic()
-        for index, image in enumerate(images):
+        for index, (image, rewound) in enumerate(images):
             if self._stop.is_set():
                 return
             if self.realtime:
@@ -124,10 +125,10 @@ class VideoFileSource(SourceBase):
                 elif late > 1.0:  # the machine was paused: do not rush to catch up
                     start += late
             self.report.frames_read = index + 1
-            yield Frame(image=image, index=index, time_s=index * period, wall_time=time.time())
+            yield Frame(image=image, index=index, time_s=index * period, wall_time=time.time(), cut=rewound)
 
-    def _ahead(self) -> Iterator[np.ndarray]:
-        frames: queue.Queue[np.ndarray | None] = queue.Queue(maxsize=4)
+    def _ahead(self) -> Iterator[tuple[np.ndarray, bool]]:
+        frames: queue.Queue[tuple[np.ndarray, bool] | None] = queue.Queue(maxsize=4)
         stop = threading.Event()
         gen = self._frames()
 
