@@ -74,6 +74,23 @@ def four_people_batch(tmp_path_factory):
     return proc, out
 
 
+def clip_from(video: Path, start: int, out: Path) -> Path:
+    """``video`` from frame ``start`` to its end, written to ``out`` (MJPG .avi, the same fps)."""
+    import cv2
+
+    cap = cv2.VideoCapture(str(video))
+    fps = cap.get(cv2.CAP_PROP_FPS)
+    cap.set(cv2.CAP_PROP_POS_FRAMES, start)
+    ok, image = cap.read()
+    writer = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"MJPG"), fps, (image.shape[1], image.shape[0]))
+    while ok:
+        writer.write(image)
+        ok, image = cap.read()
+    writer.release()
+    cap.release()
+    return out
+
+
 def run_script(script: str, *args: str, timeout: int = 300) -> subprocess.CompletedProcess:
     """Run one of the top-level scripts as a user would, from the repo root."""
     return subprocess.run(

@@ -16,7 +16,7 @@ from facemask.run import Runner
 from facemask.types import Event, EventIds, EventKind, Frame, FrameResult
 from facemask.video import VideoSession
 from facemask.io.sinks.publish import PublishSink
-from tests.conftest import VIDEOS
+from tests.conftest import FOUR_PEOPLE, VIDEOS, clip_from
 from tests.test_publish import Collect
 from tests.test_tracking import ScriptedClassifier, cfg, face
 
@@ -279,18 +279,7 @@ def test_the_people_of_a_looped_file_are_counted_again_on_each_loop(x86_config, 
     """After a rewind whoever is in view is a new person (the footage jumped, as at a scene cut):
     the last 8 s of the 4-people clip (all four masked, standing where they stand at its end),
     looped, give twice the people of one pass, not one pass's tracks carried over the jump."""
-    import cv2
-
-    clip = tmp_path / "end.avi"
-    cap = cv2.VideoCapture(str(VIDEOS / "mask_putting_on_4people_diazoniclabs.mp4"))
-    cap.set(cv2.CAP_PROP_POS_FRAMES, 220)
-    ok, image = cap.read()
-    out = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"MJPG"), 25.0, (image.shape[1], image.shape[0]))
-    while ok:
-        out.write(image)
-        ok, image = cap.read()
-    out.release()
-    cap.release()
+    clip = clip_from(FOUR_PEOPLE, 220, tmp_path / "end.avi")
     counts = {}
     for loops in (1, 2):
         with VideoFileSource(clip, loop=loops > 1) as source:
