@@ -106,6 +106,8 @@ class LatestFrames:
                 with self._cond:
                     if self._frame is not None:
                         self.skipped += 1
+                        # a cut in the skipped frame is still a cut before this one
+                        frame.cut = frame.cut or self._frame.cut
                     self._frame = frame
                     self.captured += 1
                     self._cond.notify_all()

@@ -293,6 +293,30 @@ def test_the_people_of_a_looped_file_are_counted_again_on_each_loop(x86_config, 
     assert counts[2]["people"] == 8 and counts[2]["masked"] == 8, counts
 
 
+def test_a_cut_in_a_skipped_frame_reaches_the_next_frame():
+    """Live, the newest frame replaces one not processed yet: if that one was the first after a
+    rewind (cut), the frame that replaces it carries the cut, so the tracks still end."""
+    from facemask.run import LatestFrames
+
+    taken = threading.Event()
+
+    def source():
+        image = np.zeros((4, 4, 3), np.uint8)
+        yield Frame(image=image, index=0, time_s=0.0)
+        taken.wait(5.0)
+        yield Frame(image=image, index=1, time_s=0.1, cut=True)  # replaced before it is processed
+        yield Frame(image=image, index=2, time_s=0.2)
+
+    latest = LatestFrames(source(), threading.Event())
+    frames = iter(latest)
+    first = next(frames)
+    taken.set()
+    time.sleep(0.3)  # busy with the first frame while the other two arrive
+    second = next(frames)
+    assert (first.index, second.index, latest.skipped) == (0, 2, 1)
+    assert second.cut and not first.cut
+
+
 class Sleepy:
     """A session that takes ``seconds`` per frame (and counts nobody)."""
 
