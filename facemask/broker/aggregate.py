@@ -25,16 +25,21 @@ import logging
 import signal
 import threading
 import time
+from typing import TYPE_CHECKING
 
 from ..config import Config
 from .connection import Backoff, Names, broker_args, broker_url, connect, connection_errors, declare, redact_url
+
+if TYPE_CHECKING:  # the web extra is imported only when used
+    from ..web.remote import RemoteCamera
+    from ..web.storage import Store
 
 log = logging.getLogger("facemask.broker")
 
 
 class Aggregator:
-    def __init__(self, cfg: Config, url: str, store, cameras: list | None = None):
-        from ..web.remote import RemoteCamera
+    def __init__(self, cfg: Config, url: str, store: Store, cameras: list[RemoteCamera] | None = None):
+        from ..web.remote import RemoteCamera  # noqa: F811
 
         self.cfg, self.url, self.store = cfg, url, store
         self.names = Names.of(cfg.broker)
@@ -47,7 +52,7 @@ class Aggregator:
         for name in sorted({r["camera"] for r in store.runs()}):
             self.camera(name)
 
-    def camera(self, name: str):
+    def camera(self, name: str) -> RemoteCamera:
         cam = self._by_name.get(name)
         if cam is None:
             stale = 3 * self.cfg.broker.stats_interval_s + 5.0
@@ -148,13 +153,13 @@ def serve(cfg: Config, args) -> int:
     token = access_token(cfg)
     store = Store(cfg.app.db_path)
     store.prune(cfg.app.retention_days)
-    cameras: list = []
+    cameras: list[RemoteCamera] = []
     agg = Aggregator(cfg, broker_url(cfg.broker, args.broker), store, cameras)
     stop = threading.Event()
     thread = threading.Thread(target=agg.run, args=(stop,), name="aggregate", daemon=True)
     server = None
     if not args.no_web:
-        app = create_app(cfg, cameras, store, Metrics(cameras), token=token)  # type: ignore[arg-type]
+        app = create_app(cfg, cameras, store, Metrics(cameras), token=token)
         try:
             server = create_server(app, host=cfg.app.host, port=cfg.app.port, threads=cfg.app.threads,
                                    ident="facemask", outbuf_high_watermark=OUTBUF_HIGH_WATERMARK,

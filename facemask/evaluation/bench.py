@@ -19,9 +19,10 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Iterator
 
 import cv2
+import numpy as np
 
 from ..cli import report_errors
 from ..config import Config, load_config
@@ -29,8 +30,8 @@ from ..errors import InputError
 from ..io.sinks import AnnotatedVideoSink, FrameOutput, SinkBase, write_json
 from ..io.sources import SourceBase, VideoFileSource
 from ..pipeline import FramePipeline, video_config
-from ..run import Runner
-from ..types import Frame, FrameResult
+from ..run import Runner, Session
+from ..types import Event, Frame, FrameResult
 from .runner import NoClassifier, load_classifier
 
 
@@ -117,7 +118,7 @@ class _TimedSource:
 class _TimedSession:
     """The video session with each call timed; the pipeline's own stages come from timings_ms."""
 
-    def __init__(self, session: Any, clock: StageClock, warmup: int):
+    def __init__(self, session: Session, clock: StageClock, warmup: int):
         self.session, self.clock, self.warmup = session, clock, warmup
         self.n = 0
 
@@ -135,10 +136,10 @@ class _TimedSession:
         self.n += 1
         return result
 
-    def draw(self, image, result):
+    def draw(self, image: np.ndarray, result: FrameResult) -> np.ndarray:
         return self.session.draw(image, result)
 
-    def pop_events(self):
+    def pop_events(self) -> list[Event]:
         return self.session.pop_events()
 
     def finish(self) -> None:

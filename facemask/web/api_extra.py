@@ -13,7 +13,7 @@ import ipaddress
 import logging
 import time
 from pathlib import Path
-from typing import Any, Iterator
+from collections.abc import Iterator, Sequence
 
 from flask import Blueprint, Flask, Response, abort, jsonify, render_template, request
 
@@ -21,7 +21,9 @@ from ..config import Config
 from ..io.sinks.records import Records
 from ..io.sinks.snapshots import SnapshotSink
 from ..stats import CSV_HEADER
+from .camera import CameraHandle
 from .openapi import openapi_document
+from .storage import Store
 
 log = logging.getLogger("facemask.web")
 
@@ -77,7 +79,7 @@ def _int(name: str, default: int, lo: int, hi: int) -> int:
         abort(400, description=f"{name} must be an integer")
 
 
-def register(app: Flask, cfg: Config, store: Any, workers: list[Any], token: str | None = None) -> Blueprint:
+def register(app: Flask, cfg: Config, store: Store, workers: Sequence[CameraHandle], token: str | None = None) -> Blueprint:
     bp = Blueprint("facemask_extra", __name__)
     names = [w.name for w in workers]
     records = Records(cfg.app.db_path)

@@ -13,7 +13,7 @@ import hmac
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,7 @@ from flask import Flask, Response, abort, jsonify, redirect, render_template, re
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from ..config import Config
-from .camera import RUNNING, pct_masked, redact_source
+from .camera import RUNNING, CameraHandle, pct_masked, redact_source
 from .metrics import Metrics
 from .storage import COUNTERS, OK, Store, StoreUnavailable
 
@@ -115,13 +115,12 @@ class _StreamBody:
             self._streams.release()
 
 
-def create_app(cfg: Config, workers: list[Any], store: Store, metrics: Metrics, token: str | None = None) -> Flask:
+def create_app(cfg: Config, workers: Sequence[CameraHandle], store: Store, metrics: Metrics,
+               token: str | None = None) -> Flask:
     """The WSGI app; its open video streams are ``app.extensions["facemask.streams"]``.
 
-    ``workers``: camera handles (:class:`facemask.web.camera.CameraProcess`, or anything with
-    ``name``, ``state``, ``info()`` giving the dict of ``/api/stats`` with at least ``state`` and
-    ``counters``, ``jpeg``, a :class:`facemask.web.camera.Latest` of JPEG bytes, and ``watching()``,
-    a context manager held while a video stream of it is open)."""
+    ``workers``: the cameras (:class:`facemask.web.camera.CameraHandle`); the list may grow
+    while the app runs (a broker's cameras appear as their workers report)."""
     app = Flask(__name__, static_folder=None, template_folder=str(HERE / "templates"))
     app.json.sort_keys = False  # type: ignore[attr-defined]  # DefaultJSONProvider's
     by_name = {w.name: w for w in workers}
@@ -175,7 +174,7 @@ def create_app(cfg: Config, workers: list[Any], store: Store, metrics: Metrics, 
         resp.headers["Cache-Control"] = "no-cache"
         return resp.make_conditional(request)
 
-    def worker_or_404(name: str) -> Any:
+    def worker_or_404(name: str) -> CameraHandle:
         worker = by_name.get(name) or next((w for w in workers if w.name == name), None)  # cameras added later
         if worker is None:
             abort(404, description=f"no camera named {name!r}")
@@ -200,6 +199,8 @@ def create_app(cfg: Config, workers: list[Any], store: Store, metrics: Metrics, 
                     # Nothing new for 2 s: the current picture again, which also finds out whether
                     # the viewer is still there.
                     seq, jpeg = got if got is not None else worker.jpeg.peek()
+                    if jpeg is None:  # no picture yet
+                        continue
                     sent = time.monotonic()
                     yield (f"Content-Type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\n\r\n".encode()
                            + jpeg + f"\r\n--{BOUNDARY}\r\n".encode())

@@ -25,7 +25,8 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterator
-from typing import Any, Generic, TypeVar
+from multiprocessing.connection import Connection
+from typing import Any, ContextManager, Generic, Protocol, TypeVar
 
 import cv2
 import numpy as np
@@ -95,6 +96,25 @@ class Latest(Generic[T]):
     def peek(self) -> tuple[int, T | None]:
         with self._cond:
             return self._seq, self._item
+
+
+class CameraHandle(Protocol):
+    """What the web app reads of a camera: :class:`CameraProcess` here, a
+    :class:`facemask.web.remote.RemoteCamera` for a broker worker's camera."""
+
+    name: str
+    jpeg: Latest[bytes]  # the newest picture
+
+    @property
+    def state(self) -> str: ...
+
+    def info(self) -> dict[str, Any]:
+        """The camera's entry of ``/api/stats`` (at least ``state`` and ``counters``)."""
+        ...
+
+    def watching(self) -> ContextManager[None]:
+        """Held while a video stream of the camera is open."""
+        ...
 
 
 def redact_source(source: str | int) -> str:
@@ -281,7 +301,7 @@ class CameraProcess:
 
     # ------------------------------------------------------------ what the process sends
 
-    def _read_messages(self, conn: Any) -> None:
+    def _read_messages(self, conn: Connection) -> None:
         while True:
             try:
                 item = conn.recv()
@@ -299,7 +319,7 @@ class CameraProcess:
             elif kind == "state":
                 self._set_state(item[1], item[2])
 
-    def _read_frames(self, conn: Any) -> None:
+    def _read_frames(self, conn: Connection) -> None:
         while True:
             try:
                 jpeg, meta = conn.recv()

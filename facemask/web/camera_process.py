@@ -24,7 +24,8 @@ import threading
 import time
 import traceback
 from collections.abc import Callable
-from typing import Any
+from multiprocessing.connection import Connection
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..config import CameraConfig, Config, parse_config
 from ..errors import FacemaskError
@@ -32,6 +33,12 @@ from ..io.sinks.base import FrameOutput, SinkBase
 from ..io.sinks.publish import Channel, PublishSink
 from ..io.sources import SourceBase, open_source, redact, scheme_of
 from ..types import Event, new_run_id
+
+if TYPE_CHECKING:
+    from multiprocessing.synchronize import Event as ProcessEvent
+
+    from ..io.sinks.base import Sink
+    from ..pipeline import FramePipeline
 
 log = logging.getLogger("facemask.web")
 
@@ -106,7 +113,8 @@ def _backoff(failures: int, max_s: float) -> float:
 
 
 def run_camera(cam: CameraConfig, cfg: Config, channel: Channel, stop: threading.Event,
-               pipeline: Any = None, sinks: list[Any] | None = None, watched: Callable[[], bool] | None = None) -> str:
+               pipeline: FramePipeline | None = None, sinks: list[Sink] | None = None,
+               watched: Callable[[], bool] | None = None) -> str:
     """Run one camera until ``stop`` is set or its file ends; returns the final state.
 
     ``pipeline``: a :class:`~facemask.pipeline.FramePipeline` (built from ``cfg`` when None);
@@ -194,7 +202,7 @@ class PipeChannel:
     ``frames`` hold one JPEG: a new one replaces the one not sent yet. The camera never waits
     on either (a sender thread does)."""
 
-    def __init__(self, messages: Any, frames: Any):
+    def __init__(self, messages: Connection, frames: Connection):
         self._messages_conn, self._frames_conn = messages, frames
         self._queue: queue.Queue[tuple | None] = queue.Queue()
         self._frame_cond = threading.Condition()
@@ -269,7 +277,14 @@ def setup_logging(prefix: str = "") -> None:
     root.setLevel(logging.WARNING)
 
 
-def camera_main(cam_data: dict, cfg_data: dict, messages: Any, frames: Any, stop: Any, viewers: Any = None) -> None:
+class SharedCount(Protocol):
+    """A ``multiprocessing.Value("i")``."""
+
+    value: int
+
+
+def camera_main(cam_data: dict, cfg_data: dict, messages: Connection, frames: Connection, stop: ProcessEvent,
+                viewers: SharedCount | None = None) -> None:
     """Entry point of a camera process (spawned): ``messages`` and ``frames`` are the sending
     ends of two pipes, ``stop`` a multiprocessing Event, ``viewers`` a shared integer: the video
     streams of this camera open in the web process (None: always watched)."""

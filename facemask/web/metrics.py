@@ -7,20 +7,20 @@ process sends (every frame's timings since the previous ones).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Iterable, Sequence
 
 from prometheus_client import CollectorRegistry, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
-from .camera import RUNNING
+from .camera import RUNNING, CameraHandle
+from .storage import Store
 
 LATENCY_BUCKETS = (0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0)
 STATES = ("starting", "running", "reconnecting", "restarting", "error", "ended", "stopped")
 
 
 class _Collector:
-    def __init__(self, cameras: list[Any], store: Any):
+    def __init__(self, cameras: Sequence[CameraHandle], store: Store | None):
         self.cameras, self.store = cameras, store
 
     def collect(self) -> Iterable:
@@ -66,15 +66,15 @@ class _Collector:
                 pct.add_metric(name, counters["pct_masked"] / 100.0)
         out = [up, state, cap, proc, busy, lag, people, pct, faces, frames, skipped, reconnects, restarts]
         if self.store is not None:
-            s = self.store.info()
+            db = self.store.info()
             store_up = GaugeMetricFamily("facemask_store_up", "1 while the database is written normally")
-            store_up.add_metric([], 1.0 if s["state"] == "ok" else 0.0)
+            store_up.add_metric([], 1.0 if db["state"] == "ok" else 0.0)
             pending = GaugeMetricFamily("facemask_store_pending", "events and samples waiting to be written")
-            pending.add_metric([], s["pending"])
+            pending.add_metric([], db["pending"])
             dropped = CounterMetricFamily("facemask_store_dropped", "events and samples lost (write buffer full)")
-            dropped.add_metric([], s["dropped"])
+            dropped.add_metric([], db["dropped"])
             failures = CounterMetricFamily("facemask_store_write_failures", "failed database writes (retried)")
-            failures.add_metric([], s["failures"])
+            failures.add_metric([], db["failures"])
             out += [store_up, pending, dropped, failures]
         return out
 
@@ -82,7 +82,7 @@ class _Collector:
 class Metrics:
     """A registry of its own (not the process-global one), so several apps can live in one process."""
 
-    def __init__(self, cameras: list[Any], store: Any = None):
+    def __init__(self, cameras: Sequence[CameraHandle], store: Store | None = None):
         self.registry = CollectorRegistry()
         self.registry.register(_Collector(cameras, store))
         self.latency = Histogram("facemask_stage_seconds", "time per frame of each pipeline stage (detect, classify, ...)",

@@ -16,7 +16,7 @@ import logging
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from ...config import AlertRule, Config
 from ...types import INCORRECT, MASK, NO_MASK, Event, EventKind
@@ -24,13 +24,16 @@ from .base import FrameOutput, SinkBase
 from .records import Records
 from .webhook import Webhook
 
+if TYPE_CHECKING:
+    from .mqtt import MqttSink
+
 log = logging.getLogger("facemask")
 
 DECISION_KINDS = (EventKind.PERSON, EventKind.DECIDED, EventKind.DECISION_CHANGED)
 
 
 class AlertsSink(SinkBase):
-    def __init__(self, cfg: Config, camera: str, db_path: str | Path | None, mqtt: Any = None,
+    def __init__(self, cfg: Config, camera: str, db_path: str | Path | None, mqtt: MqttSink | None = None,
                  snapshot_url: Callable[[str], str | None] | None = None, clock: Callable[[], float] = time.time):
         self.camera = camera
         self.rules = [r for r in cfg.alerts if r.cameras is None or camera in r.cameras]

@@ -13,15 +13,18 @@ confirms, buffered while the broker is away):
 from __future__ import annotations
 
 import time
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Callable
 
 from ... import imageops
 from ...types import MASK, UNKNOWN, Event
 from .base import FrameOutput, SinkBase
 
+if TYPE_CHECKING:
+    from ...broker.publisher import Publisher
+
 
 class BrokerSink(SinkBase):
-    def __init__(self, publisher: Any, camera: str, worker: str, run_id: str, counters: Callable[[], dict | None],
+    def __init__(self, publisher: Publisher, camera: str, worker: str, run_id: str, counters: Callable[[], dict | None],
                  stats_interval_s: float = 2.0, frame_interval_s: float = 1.0, frame_max_side: int = 640,
                  jpeg_quality: int = 80, extra: Callable[[], dict] | None = None):
         self.publisher, self.camera, self.worker, self.run = publisher, camera, worker, run_id
