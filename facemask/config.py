@@ -90,6 +90,12 @@ class FiltersConfig(Section):
     # and forehead, chin and mask), a hand, a bag or a chest is tracked but does not vote
     # (facemask.faces_quality).
     whole_face: bool = True
+    # Video: a face of 64 px and up that YuNet scores under 0.85 is classified only when the
+    # masked-face detector UltraFace, run around it, also finds a face there; otherwise it is
+    # tracked but does not vote (skip reason ``not_verified``; facemask.detectors.verify). Such
+    # boxes were mostly no face on the development clips: a whole person far away, a phone, the
+    # back of a chair or of a head. Needs onnxruntime (without it they are classified).
+    verify_large: bool = True
     # Static faces (posters, paintings, mannequins): a track followed for ``static_after_frames``
     # frames whose box centre stayed within ``static_max_motion`` face sizes and whose first box
     # region mostly kept its look (mean grey-level change <= ``static_max_change`` on at least

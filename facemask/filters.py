@@ -22,6 +22,7 @@ AT_EDGE = "at_edge"
 LOW_SCORE = "low_score"  # below the detector's classify_score, or a weak face kept by a track
 UNCERTAIN = "uncertain"  # photos: labelled, but the label's probability is below images.low_confidence
 NOT_WHOLE_FACE = "not_whole_face"  # box shape / landmarks: part of a face, a hand, a bag (faces_quality)
+NOT_VERIFIED = "not_verified"  # a large face YuNet doubts that UltraFace does not find (detectors.verify)
 
 
 def detection_area(margins: Margins, width: int, height: int) -> tuple[float, float, float, float]:

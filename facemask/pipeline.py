@@ -20,7 +20,10 @@ import numpy as np
 from .classifiers import MaskClassifier, build_classifier
 from .config import Config
 from .detectors import Detector, build_detector
-from .filters import OUTSIDE_AREA, UNCERTAIN, apply_filters
+from .detectors.configs import YuNetConfig
+from .detectors.verify import LargeFaceVerifier, doubtful
+from .filters import NOT_VERIFIED, OUTSIDE_AREA, UNCERTAIN, apply_filters
+from .runtimes import onnx
 from .types import Face, FrameResult
 
 
@@ -31,8 +34,6 @@ def video_config(cfg: Config) -> Config:
     clip of tests/test_video_people.py: 18 of 250 decided people masked with it, 12 of 261
     without), and a tracked person is judged over many frames, where a box that stops at the
     top of the mask costs little."""
-    from .detectors.configs import YuNetConfig
-
     if isinstance(cfg.detector, YuNetConfig) and (cfg.detector.box_correction, cfg.detector.large_refine) != ("none", "none"):
         return cfg.model_copy(update={"detector": cfg.detector.model_copy(update={"box_correction": "none", "large_refine": "none"})})
     return cfg
@@ -45,6 +46,16 @@ class FramePipeline:
         self.cfg = cfg
         self.detector = detector if detector is not None else build_detector(cfg)
         self.classifier = classifier if classifier is not None else build_classifier(cfg.classifier)
+        self.verifier: LargeFaceVerifier | None = None  # video sessions turn it on (verify_large_faces)
+
+    def verify_large_faces(self) -> None:
+        """Video: classify the large faces YuNet doubts only when UltraFace confirms them
+        (``filters.verify_large``; YuNet's scores are what it was measured on). Photos label every
+        face, a doubtful one marked low-confidence, and never load UltraFace for it."""
+        cfg = self.cfg
+        if (self.verifier is None and cfg.filters.verify_large and isinstance(cfg.detector, YuNetConfig)
+                and onnx.available()):
+            self.verifier = LargeFaceVerifier(cfg.detector.num_threads)
 
     @property
     def searches_regions(self) -> bool:
@@ -98,7 +109,13 @@ class FramePipeline:
         detector's classify threshold are not classified, nor (``weak``: detected below the
         detector's own threshold) faces below its ``score_threshold``."""
         h, w = frame.shape[:2]
-        self.classifier.classify(frame, apply_filters(faces, self.cfg.filters, w, h, self._min_scores(faces, weak), zones))
+        passed = apply_filters(faces, self.cfg.filters, w, h, self._min_scores(faces, weak), zones)
+        if self.verifier is not None:
+            for f in passed:
+                if doubtful(f) and not self.verifier.confirms(frame, f):
+                    f.skip_reason = NOT_VERIFIED
+            passed = [f for f in passed if f.skip_reason is None]
+        self.classifier.classify(frame, passed)
 
     def label_all(self, frame: np.ndarray, faces: list[Face], zones=None) -> None:
         """Photos: classify every face in one batch (the detection area aside); a face the

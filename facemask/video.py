@@ -46,6 +46,7 @@ class VideoSession:
         self.cfg = cfg
         self.fps = fps if fps > 0 else 25.0
         self.pipeline = pipeline if pipeline is not None else FramePipeline(video_config(cfg))
+        self.pipeline.verify_large_faces()
         self.ids = EventIds(camera, run_id)
         regions = self.pipeline.searches_regions
         self.local_search = cfg.tracker.local_search and regions
