@@ -31,7 +31,7 @@ import cv2
 import numpy as np
 from norfair import Detection, Tracker
 from norfair.tracker import TrackedObject
-from norfair.distances import VectorizedDistance
+from norfair.distances import Distance
 from norfair.filter import OptimizedKalmanFilterFactory
 
 from . import reid
@@ -60,22 +60,48 @@ def iou_distance(candidates: np.ndarray, objects: np.ndarray) -> np.ndarray:
     return 1.0 - box_iou(candidates[:, :4], objects[:, :4])
 
 
-def size_normalized_distance(candidates: np.ndarray, objects: np.ndarray) -> np.ndarray:
+def _sizes(rows: np.ndarray) -> np.ndarray:
+    """The larger box side of each row of points (box corners first)."""
+    return np.maximum(np.maximum(rows[:, 2] - rows[:, 0], rows[:, 3] - rows[:, 1]), 1.0)
+
+
+def size_normalized_distance(candidates: np.ndarray, objects: np.ndarray,
+                             object_sizes: np.ndarray | None = None) -> np.ndarray:
     """(N, K) mean distance between corresponding points, in units of the smaller of the two
     faces, so one threshold serves 15 px and 150 px faces alike and a large box never swallows
-    a small face far from it."""
+    a small face far from it. ``object_sizes``: the objects' sizes, when not their boxes' own."""
     n, k = len(candidates), len(objects)
     pc = candidates.reshape(n, 1, -1, 2)
     po = objects.reshape(1, k, -1, 2)
     mean_dist = np.linalg.norm(pc - po, axis=-1).mean(axis=-1)
-
-    def size(rows: np.ndarray) -> np.ndarray:
-        return np.maximum(np.maximum(rows[:, 2] - rows[:, 0], rows[:, 3] - rows[:, 1]), 1.0)
-
-    return mean_dist / np.minimum(size(candidates)[:, None], size(objects)[None, :])
+    sizes = _sizes(objects) if object_sizes is None else object_sizes
+    return mean_dist / np.minimum(_sizes(candidates)[:, None], sizes[None, :])
 
 
-DISTANCES = {"iou": iou_distance, "euclidean": size_normalized_distance}
+class FaceDistance(Distance):
+    """norfair's distance between tracked faces and detections (``tracker.distance``).
+
+    With the size-normalised distance, a tracked face is never smaller than when it was last
+    detected: a face the detector misses for a few frames coasts on the Kalman estimate, whose
+    box keeps the size trend of its last noisy detections and can shrink to half the face in a
+    few frames; normalised by that, the face found again is "too far" and starts a new track,
+    one person counted twice. (Town Centre with every other frame: a 15 px walker's estimate
+    fell to 7.5 px over two missed frames.)"""
+
+    def __init__(self, kind: str):
+        self.kind = kind
+
+    def get_distances(self, objects: Sequence[TrackedObject], candidates) -> np.ndarray:
+        out = np.full((len(candidates or ()), len(objects)), np.inf, np.float32)
+        if not objects or not candidates:
+            return out
+        obj = np.stack([o.estimate.ravel() for o in objects])
+        cand = np.stack([np.asarray(c.points if isinstance(c, Detection) else c.estimate).ravel() for c in candidates])
+        if self.kind == "iou":
+            return iou_distance(cand, obj).astype(np.float32)
+        seen = np.array([_sizes(np.asarray(o.last_detection.points).reshape(1, -1))[0]
+                         if o.last_detection is not None else 0.0 for o in objects])
+        return size_normalized_distance(cand, obj, np.maximum(_sizes(obj), seen)).astype(np.float32)
 
 PATCH = 16  # side of the grey patch compared for the static-face test
 REJOIN_SIZE_RATIO = 2.0  # tracker.rejoin_frames: a new face this much larger or smaller is someone else
@@ -325,7 +351,7 @@ class FaceTracker:
         )
         # norfair's constructor takes a distance name or a scalar (per-pair, slow) function; a
         # vectorized one with our own metric is set on the instance.
-        tracker.distance_function = VectorizedDistance(DISTANCES[cfg.distance])  # type: ignore[assignment]
+        tracker.distance_function = FaceDistance(cfg.distance)  # type: ignore[assignment]
         return tracker
 
     def _track_of(self, obj) -> Track | None:
