@@ -144,8 +144,9 @@ class TrackerConfig(Section):
     keep_score: float = Field(0.3, ge=0.0, le=1.0)
     # What is tracked: the two box corners, or the corners plus the five landmarks.
     points: Literal["box", "box_landmarks"] = "box"
-    # "euclidean": mean point distance in units of the track's face size (a 15 px face that moved
-    # 10 px still matches); "iou": 1 - IoU of the boxes. A detection farther than the threshold
+    # "euclidean": mean point distance in units of the smaller face, the track's counted at no
+    # less than its last detected size (a 15 px face that moved 10 px still matches;
+    # tracking.FaceDistance); "iou": 1 - IoU of the boxes. A detection farther than the threshold
     # from every track starts a new one.
     distance: Literal["euclidean", "iou"] = "euclidean"
     distance_threshold: float = Field(1.5, gt=0.0)

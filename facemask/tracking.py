@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import cv2
 import numpy as np
@@ -88,10 +88,11 @@ class FaceDistance(Distance):
     one person counted twice. (Town Centre with every other frame: a 15 px walker's estimate
     fell to 7.5 px over two missed frames.)"""
 
-    def __init__(self, kind: str):
+    def __init__(self, kind: Literal["euclidean", "iou"]):
         self.kind = kind
 
-    def get_distances(self, objects: Sequence[TrackedObject], candidates) -> np.ndarray:
+    def get_distances(self, objects: Sequence[TrackedObject],
+                      candidates: Sequence[Detection] | Sequence[TrackedObject] | None) -> np.ndarray:
         out = np.full((len(candidates or ()), len(objects)), np.inf, np.float32)
         if not objects or not candidates:
             return out
@@ -102,6 +103,7 @@ class FaceDistance(Distance):
         seen = np.array([_sizes(np.asarray(o.last_detection.points).reshape(1, -1))[0]
                          if o.last_detection is not None else 0.0 for o in objects])
         return size_normalized_distance(cand, obj, np.maximum(_sizes(obj), seen)).astype(np.float32)
+
 
 PATCH = 16  # side of the grey patch compared for the static-face test
 REJOIN_SIZE_RATIO = 2.0  # tracker.rejoin_frames: a new face this much larger or smaller is someone else

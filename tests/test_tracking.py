@@ -66,6 +66,21 @@ def test_distances_against_hand_computed_values():
 # ---------------------------------------------------------------- tracks
 
 
+def test_a_face_missed_for_a_moment_is_found_again_though_its_estimate_shrank():
+    """A 15 px face whose noisy detections shrink for a few frames, then missed on two: the
+    Kalman estimate carries the shrinking on (the box coasts down to a few px), and the face,
+    found again at its size a little further on, must still be the same track."""
+    sizes = [15] * 20 + [15, 14, 13, 12, 11]
+    frames = [[face(100 + 1.5 * i, 50, size=s)] for i, s in enumerate(sizes)]
+    frames += [[], [], []]  # missed
+    frames += [[face(100 + 1.5 * i + 6, 50, size=15)] for i in range(28, 50)]
+    tr, started, ended, _ = run_tracker(cfg(), frames)
+    assert [t.id for t in started] == [1], [(t.id, t.first_frame) for t in started]
+    assert len([t for t in ended if t.id is not None]) == 1
+
+
+
+
 @pytest.mark.parametrize("every", [1, 2, 3, 4])
 def test_a_walking_face_keeps_one_id_and_is_carried_between_detections(every):
     truth = [(20 + 3 * i, 40 + 1 * i) for i in range(60)]
