@@ -122,7 +122,8 @@ def openvino_classifier(path: Path, size: int) -> Callable | None:
     core = openvino.Core()
     model = core.read_model(str(path))
     model.reshape([-1, size, size, 3])
-    request = core.compile_model(model, "CPU", {"INFERENCE_NUM_THREADS": 1, "PERFORMANCE_HINT": "LATENCY"}).create_infer_request()
+    request = core.compile_model(model, "CPU", {"INFERENCE_NUM_THREADS": 1, "PERFORMANCE_HINT": "LATENCY",
+                                                "INFERENCE_PRECISION_HINT": "f32"}).create_infer_request()  # as facemask.runtimes.openvino
     quantized = model.inputs[0].get_element_type().get_type_name() == "u8"
     if quantized:  # the int8 .tflite: uint8 pixels in, uint8 probabilities (scale 1/256) out
         return lambda x: next(iter(request.infer({0: x.astype(np.uint8)}).values())).astype(np.float32) / 256
