@@ -100,8 +100,8 @@ class FaceDistance(Distance):
         cand = np.stack([np.asarray(c.points if isinstance(c, Detection) else c.estimate).ravel() for c in candidates])
         if self.kind == "iou":
             return iou_distance(cand, obj).astype(np.float32)
-        seen = np.array([_sizes(np.asarray(o.last_detection.points).reshape(1, -1))[0]
-                         if o.last_detection is not None else 0.0 for o in objects])
+        # a norfair object always has a last detection (it starts from one)
+        seen = _sizes(np.stack([np.asarray(o.last_detection.points).ravel() for o in objects]))
         return size_normalized_distance(cand, obj, np.maximum(_sizes(obj), seen)).astype(np.float32)
 
 
