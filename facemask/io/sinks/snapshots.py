@@ -1,4 +1,5 @@
-"""Snapshots: the best crop of each person (largest, sharpest, most frontal face seen), written
+"""Snapshots: the best crop of each person (largest, sharpest, most frontal face the classifier
+judged: the frames its decision rests on, not a low-score box the track also took), written
 as a JPEG when the person is decided (and again at the end if a better one came later), with its
 path in SQLite (:mod:`.records`); files past ``snapshots.retention_days`` or beyond
 ``snapshots.max_files`` are deleted. With ``privacy.blur_faces`` the face in the crop is
@@ -95,6 +96,10 @@ class SnapshotSink(SinkBase):
         image = out.frame.image
         for face in out.result.faces:
             if face.track_id is None or face.source == "tracker":  # carried boxes are predictions, not faces
+                continue
+            # an unclassified box (low score, too small, not a whole face) is often not the face:
+            # on andrewendlesss the largest boxes of two tracks were a hand and a coat
+            if face.mask_prob is None:
                 continue
             q = quality(image, face)
             best = self._best.get(face.track_id)
